@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Local test cluster for the e2e tests: a real etcd, kube-apiserver, kube-controller-manager
+# and kube-scheduler plus a KWOK controller that fakes the nodes (and marks their pods Running),
+# started by `kwokctl --runtime binary` from the binaries e2e/tools.sh builds and caches.
+# Nothing is downloaded; everything listens on 127.0.0.1; state lives outside the repo under
+# ${WARMSTART_CACHE:-~/.cache/warmstart}/clusters/warmstart.
+#
+# Node pool: gpu-0..gpu-3 look like EKS g6.2xlarge nodes (1x NVIDIA L4, GPU labels,
+# nvidia.com/gpu=true:NoSchedule taint, nvidia.com/gpu capacity) and cpu-0 like an m6i.xlarge;
+# templates in e2e/nodes/.
+#
+# Usage: e2e/cluster.sh up                  start (or reuse) the cluster, ensure the nodes, wait Ready
+#        e2e/cluster.sh down                delete the cluster and its state
+#        e2e/cluster.sh kubeconfig          print the kubeconfig path
+#        e2e/cluster.sh kubectl ARGS...     run the cached kubectl against the cluster
+#        e2e/cluster.sh add-gpu-node NAME...  add more GPU nodes like gpu-0, wait until Ready
+# Progress goes to stderr; stdout carries only what was asked for.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${WARMSTART_CACHE:-$HOME/.cache/warmstart}
+CLUSTER=warmstart
+GPU_NODES=(gpu-0 gpu-1 gpu-2 gpu-3)
+CPU_NODES=(cpu-0)
+READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-90}
+
+# kwokctl reads KWOK_* variables over its config file: drop any inherited ones so the cluster
+# is always built the same way. KWOK_WORKDIR=$CACHE puts the cluster in $CACHE/clusters/<name>.
+for v in $(compgen -e); do
+  if [[ $v == KWOK_* ]]; then unset "$v"; fi
+done
+export KWOK_WORKDIR=$CACHE
+DIR=$CACHE/clusters/$CLUSTER
+KUBECONFIG_FILE=$DIR/kubeconfig.yaml
+CONFIG_FILE=$CACHE/kwokctl-$CLUSTER.yaml
+LOCK_FILE=$CACHE/.cluster-$CLUSTER.lock
+# Component name (kwokctl's pid file / bin link) -> binary in the tools bin directory.
+declare -A COMPONENT_BINARY=(
+  [etcd]=etcd
+  [kube-apiserver]=kube-apiserver
+  [kube-controller-manager]=kube-controller-manager
+  [kube-scheduler]=kube-scheduler
+  [kwok-controller]=kwok
+)
+
+log() { echo "cluster: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '/^# Usage:/,/^# Progress/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  exit "${1:-2}"
+}
+
+bin_dir() { # the cached tools; with "build", build what is missing first (slow only once)
+  if [[ ${1:-} == build ]]; then "$HERE/tools.sh"; else "$HERE/tools.sh" --print; fi
+}
+
+kctl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+# Serialises up/down between concurrent callers. kwokctl must not inherit the descriptor,
+# or the daemons it forks would hold the lock forever: every kwokctl call closes fd 8.
+take_lock() {
+  mkdir -p "$CACHE"
+  exec 8>"$LOCK_FILE"
+  flock 8
+}
+
+kwokctl() { "$BIN/kwokctl" "$@" 8>&- >&2; }
+
+# The executable a live pid runs, or nothing.
+proc_exe() { readlink "/proc/$1/exe" 2>/dev/null || true; }
+
+# Prints the pid recorded for a component if that pid is alive and runs the binary linked in the
+# cluster's bin/ directory (or a since replaced copy of it); nothing for a stale pid file (the pid
+# may belong to an unrelated process after a reboot).
+component_pid() {
+  local name=$1 pidfile=$DIR/pids/$1.pid pid exe want
+  [[ -f $pidfile ]] || return 0
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  exe=$(proc_exe "$pid")
+  want=$(readlink -f "$DIR/bin/$name" 2>/dev/null || true)
+  [[ -n $exe && -n $want && ${exe% (deleted)} == "$want" ]] && echo "$pid"
+  return 0
+}
+
+healthy() {
+  [[ -f $KUBECONFIG_FILE && -d $DIR/pids ]] || return 1
+  local name pid
+  for name in "${!COMPONENT_BINARY[@]}"; do
+    pid=$(component_pid "$name")
+    # Alive and running today's cached binary (a rebuilt tools dir means a new cluster).
+    [[ -n $pid && $(proc_exe "$pid") == "$BIN/${COMPONENT_BINARY[$name]}" ]] || return 1
+  done
+  kctl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1
+}
+
+delete_cluster() {
+  [[ -e $DIR ]] || return 0
+  # kwokctl kills whatever pid a pid file names: drop the stale ones first.
+  local f name
+  for f in "$DIR"/pids/*.pid; do
+    [[ -e $f ]] || continue
+    name=$(basename "$f" .pid)
+    [[ -n $(component_pid "$name") ]] || rm -f "$f"
+  done
+  # --kubeconfig: the context to remove; the default would touch ~/.kube/config.
+  if ! kwokctl delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_FILE"; then
+    log "kwokctl delete failed; stopping the components directly"
+    for name in "${!COMPONENT_BINARY[@]}"; do
+      f=$(component_pid "$name")
+      if [[ -n $f ]]; then kill -9 "$f" 2>/dev/null || true; fi
+    done
+  fi
+  rm -rf "$DIR"
+}
+
+create_cluster() {
+  # bindAddress has no flag or env var; kubectl is used by `kwokctl kubectl` only, still local.
+  cat >"$CONFIG_FILE" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  bindAddress: 127.0.0.1
+  kubectlBinary: $BIN/kubectl
+EOF
+  # Every binary is a local path (a URL would make kwokctl download it). No Stage objects are
+  # given, so kwokctl keeps its default node and pod stages. --kubeconfig '' leaves
+  # ~/.kube/config alone; the cluster's own kubeconfig is $DIR/kubeconfig.yaml.
+  kwokctl create cluster --name "$CLUSTER" --config "$CONFIG_FILE" \
+    --runtime binary \
+    --etcd-binary "$BIN/etcd" \
+    --kube-apiserver-binary "$BIN/kube-apiserver" \
+    --kube-controller-manager-binary "$BIN/kube-controller-manager" \
+    --kube-scheduler-binary "$BIN/kube-scheduler" \
+    --kwok-controller-binary "$BIN/kwok" \
+    --kubeconfig '' --quiet-pull --wait 2m
+}
+
+valid_name() { [[ $1 =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ && ${#1} -le 63 ]]; }
+
+apply_nodes() { # kind(gpu|cpu) name...
+  local kind=$1 name manifests=''
+  shift
+  for name in "$@"; do
+    valid_name "$name" || die "invalid node name: $name"
+    manifests+=$'---\n'$(sed "s/__NAME__/$name/g" "$HERE/nodes/$kind-node.yaml")$'\n'
+  done
+  printf '%s' "$manifests" |
+    kctl apply --server-side --force-conflicts --field-manager=warmstart-e2e -f - >&2
+}
+
+wait_nodes_ready() {
+  local nodes=() n
+  for n in "$@"; do nodes+=("node/$n"); done
+  kctl wait --for=condition=Ready --timeout="${READY_TIMEOUT}s" "${nodes[@]}" >/dev/null
+}
+
+wait_default_service_account() { # pods are rejected until the controller-manager creates it
+  local i
+  for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
+    kctl get serviceaccount default -n default >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  die "service account default/default did not appear"
+}
+
+require_running() {
+  [[ -f $KUBECONFIG_FILE ]] || die "cluster $CLUSTER is not up: run e2e/cluster.sh up"
+}
+
+cmd_up() {
+  local start=$SECONDS
+  BIN=$(bin_dir build)
+  take_lock
+  if healthy; then
+    log "cluster $CLUSTER is running"
+  else
+    if [[ -e $DIR ]]; then
+      log "cluster $CLUSTER is stale or unhealthy: recreating it"
+      delete_cluster
+    fi
+    log "creating cluster $CLUSTER (state in $DIR)"
+    create_cluster
+  fi
+  log "ensuring nodes ${GPU_NODES[*]} ${CPU_NODES[*]}"
+  apply_nodes gpu "${GPU_NODES[@]}"
+  apply_nodes cpu "${CPU_NODES[@]}"
+  wait_nodes_ready "${GPU_NODES[@]}" "${CPU_NODES[@]}"
+  wait_default_service_account
+  log "cluster $CLUSTER ready in $((SECONDS - start))s; kubeconfig: $KUBECONFIG_FILE"
+}
+
+cmd_down() {
+  BIN=$(bin_dir)
+  take_lock
+  if [[ -e $DIR ]]; then
+    log "deleting cluster $CLUSTER"
+    if [[ -x $BIN/kwokctl ]]; then
+      delete_cluster
+    else
+      die "no kwokctl in $BIN: run e2e/tools.sh first"
+    fi
+  else
+    log "cluster $CLUSTER does not exist"
+  fi
+  rm -f "$CONFIG_FILE"
+}
+
+cmd_add_gpu_node() {
+  (($# > 0)) || usage
+  BIN=$(bin_dir)
+  require_running
+  log "adding GPU node(s) $*"
+  apply_nodes gpu "$@"
+  wait_nodes_ready "$@"
+}
+
+main() {
+  local cmd=${1:-}
+  (($# > 0)) && shift
+  case $cmd in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    kubeconfig)
+      [[ -f $KUBECONFIG_FILE ]] || log "warning: cluster $CLUSTER is not up yet"
+      echo "$KUBECONFIG_FILE"
+      ;;
+    kubectl)
+      BIN=$(bin_dir)
+      require_running
+      exec "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"
+      ;;
+    add-gpu-node) cmd_add_gpu_node "$@" ;;
+    -h | --help | help) usage 0 ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"

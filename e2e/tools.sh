@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the upstream cluster tools once and caches them outside the repo:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
+# etcd, kwok, kwokctl and helm. A second run finds them and returns at once.
+# Also stages etcd, kube-apiserver and kubectl where io.fabric8:kube-api-test looks,
+# so *IT tests start a real API server without any download.
+#
+# Usage: e2e/tools.sh            build what is missing, print the bin directory
+#        e2e/tools.sh --print    print the bin directory only
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-1.34.4}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+HELM_VERSION=${HELM_VERSION:-v3.21.4}
+
+CACHE=${WARMSTART_CACHE:-$HOME/.cache/warmstart}
+BIN=$CACHE/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+export GOCACHE=${GOCACHE:-$CACHE/go-build} GOMODCACHE=${GOMODCACHE:-$CACHE/go-mod}
+
+log() { echo "tools: $*" >&2; }
+
+build_kubernetes() {
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=0 b
+  for b in "${want[@]}"; do [[ -x $BIN/$b ]] || missing=1; done
+  (( missing )) || return 0
+  log "building Kubernetes v$K8S_VERSION control plane (first time only, ~20 min on 2 cores)"
+  local dir=$CACHE/src/kubernetes-$K8S_VERSION staging=v0.${K8S_VERSION#1.} minor
+  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+  go mod init local/k8sbins >/dev/null 2>&1
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 through replaces that a
+  # dependent module does not inherit: pin each one to the matching published version.
+  local m
+  for m in $(awk '$1 ~ /^k8s.io\// && $2=="v0.0.0" {print $1}' "$gomod"); do
+    go mod edit -replace="$m=$m@$staging"
+  done
+  local p=k8s.io/kubernetes/cmd
+  go get "$p/kube-apiserver@v$K8S_VERSION" >/dev/null
+  # kwokctl and kube-api-test parse --version: stamp it the way the official build does.
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
+  ld+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
+  ld+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  for b in "${want[@]}"; do
+    log "  go build $b"
+    CGO_ENABLED=0 go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$BIN/$b.tmp" "$p/$b"
+    mv "$BIN/$b.tmp" "$BIN/$b"
+  done
+}
+
+build_etcd() {
+  [[ -x $BIN/etcd ]] && return 0
+  log "building etcd $ETCD_VERSION"
+  # etcd's server module carries replace directives, so it cannot be `go install`ed;
+  # a wrapper module calling etcdmain.Main takes the published api/client versions instead.
+  local dir=$CACHE/src/etcd-$ETCD_VERSION
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+  go mod init local/etcd >/dev/null 2>&1
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
+  go mod tidy >/dev/null
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" . && mv "$BIN/etcd.tmp" "$BIN/etcd"
+}
+
+build_go_install() { # name module version [ldflags]
+  local name=$1 module=$2 version=$3 ld=${4:-}
+  [[ -x $BIN/$name ]] && return 0
+  log "building $name $version"
+  GOBIN=$BIN CGO_ENABLED=0 go install -trimpath -ldflags "-s -w $ld" "$module@$version"
+}
+
+stage_kube_api_test() {
+  # kube-api-test wants <dir>/k8s/<X.Y.Z>-linux-<arch>/{etcd,kube-apiserver,kubectl}.
+  local arch dir
+  arch=$(go env GOARCH)
+  dir=${KUBE_API_TEST_DIR:-$HOME/.kubeapitest}/k8s/$K8S_VERSION-linux-$arch
+  mkdir -p "$dir"
+  for b in etcd kube-apiserver kubectl; do ln -sfn "$BIN/$b" "$dir/$b"; done
+}
+
+if [[ ${1:-} == --print ]]; then echo "$BIN"; exit 0; fi
+command -v go >/dev/null || { log "Go is required to build the cluster tools"; exit 1; }
+mkdir -p "$BIN"
+# Concurrent callers (CI and a developer shell) must not build into the same place at once.
+exec 9>"$CACHE/.tools.lock"; flock 9
+build_etcd
+build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+build_go_install kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
+build_go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+build_kubernetes
+stage_kube_api_test
+echo "$BIN"

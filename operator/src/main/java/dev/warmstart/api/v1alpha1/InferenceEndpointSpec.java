@@ -1,0 +1,152 @@
+package dev.warmstart.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.model.annotation.SpecReplicas;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+@JsonInclude(JsonInclude.Include.NON_EMPTY)
+public class InferenceEndpointSpec {
+  @Required
+  @Size(max = 512)
+  @ValidationRule(value = "self.matches('" + ImageReference.PATTERN + "')",
+      message = "image must be a valid image reference, for example " + ImageReference.EXAMPLE)
+  @JsonPropertyDescription("The serving image, for example vllm/vllm-openai:v0.11.0. Cached on the node pool "
+      + "ahead of need unless imageCache.enabled is false.")
+  private String image;
+
+  @JsonPropertyDescription("Entrypoint of the serving container; the image's ENTRYPOINT when empty.")
+  private List<String> command = new ArrayList<>();
+
+  @JsonPropertyDescription("Arguments of the serving container, for example [--model, /models/qwen3-8b].")
+  private List<String> args = new ArrayList<>();
+
+  @JsonPropertyDescription("Environment variables of the serving container.")
+  private List<EnvVar> env = new ArrayList<>();
+
+  @Min(1)
+  @Max(65535)
+  @Default("8000")
+  @JsonPropertyDescription("Port the server listens on; the Service exposes it under the same number.")
+  private Integer port = 8000;
+
+  @Pattern("^/.*")
+  @Default("/health")
+  @JsonPropertyDescription("HTTP path of the server's readiness check (vLLM and TGI: /health, Triton: /v2/health/ready).")
+  private String healthPath = "/health";
+
+  @JsonPropertyDescription("Resources of the serving container, for example limits: {nvidia.com/gpu: 1}.")
+  private ResourceRequirements resources;
+
+  @JsonPropertyDescription("Labels of the nodes to serve on, for example karpenter.sh/nodepool: gpu.")
+  private Map<String, String> nodeSelector = new LinkedHashMap<>();
+
+  @JsonPropertyDescription("Tolerations for the node pool's taints, for example nvidia.com/gpu:NoSchedule.")
+  private List<Toleration> tolerations = new ArrayList<>();
+
+  @JsonPropertyDescription("Where the model weights come from and where the server reads them.")
+  private ModelSource model;
+
+  @JsonPropertyDescription("Caching of the serving image on the node pool; on by default.")
+  private ImageCachePolicy imageCache;
+
+  @SpecReplicas
+  @Min(0)
+  @JsonPropertyDescription("Number of serving replicas when autoscaling is not set; also the /scale subresource, "
+      + "so kubectl scale, an HPA or KEDA can drive it. Defaults to 1.")
+  private Integer replicas;
+
+  @JsonPropertyDescription("Scale from custom metrics within seconds; replaces replicas as the source of the count.")
+  private Autoscaling autoscaling;
+
+  public String getImage() { return image; }
+  public void setImage(String image) { this.image = image; }
+  public List<String> getCommand() { return command; }
+  public void setCommand(List<String> command) { this.command = command; }
+  public List<String> getArgs() { return args; }
+  public void setArgs(List<String> args) { this.args = args; }
+  public List<EnvVar> getEnv() { return env; }
+  public void setEnv(List<EnvVar> env) { this.env = env; }
+  public Integer getPort() { return port; }
+  public void setPort(Integer port) { this.port = port; }
+  public String getHealthPath() { return healthPath; }
+  public void setHealthPath(String healthPath) { this.healthPath = healthPath; }
+  public ResourceRequirements getResources() { return resources; }
+  public void setResources(ResourceRequirements resources) { this.resources = resources; }
+  public Map<String, String> getNodeSelector() { return nodeSelector; }
+  public void setNodeSelector(Map<String, String> nodeSelector) { this.nodeSelector = nodeSelector; }
+  public List<Toleration> getTolerations() { return tolerations; }
+  public void setTolerations(List<Toleration> tolerations) { this.tolerations = tolerations; }
+  public ModelSource getModel() { return model; }
+  public void setModel(ModelSource model) { this.model = model; }
+  public ImageCachePolicy getImageCache() { return imageCache; }
+  public void setImageCache(ImageCachePolicy imageCache) { this.imageCache = imageCache; }
+  public Integer getReplicas() { return replicas; }
+  public void setReplicas(Integer replicas) { this.replicas = replicas; }
+  public Autoscaling getAutoscaling() { return autoscaling; }
+  public void setAutoscaling(Autoscaling autoscaling) { this.autoscaling = autoscaling; }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ModelSource {
+    @Required
+    @Size(max = 2048)
+    @ValidationRule(value = "self.startsWith('s3://') || self.startsWith('https://') || self.startsWith('hf://')",
+        message = "model.uri must start with s3://, https:// or hf://, for example s3://models/qwen3-8b/ "
+            + "or hf://Qwen/Qwen3-8B@main")
+    @ValidationRule(value = "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$')",
+        message = "an s3:// URI needs a valid bucket name: s3://bucket/prefix/")
+    @ValidationRule(value = "!self.startsWith('hf://') || self.matches('^hf://[^/@]+/[^/@]+(@[^/@]+)?$')",
+        message = "an hf:// URI names a Hub repository: hf://org/model or hf://org/model@revision")
+    @JsonPropertyDescription("Source of the weights: s3://bucket/prefix/, https://host/file or hf://org/model@revision.")
+    private String uri;
+
+    @Default("/models/model")
+    @Pattern("^/.*")
+    @JsonPropertyDescription("Absolute path where the server finds the weights (mounted read-only).")
+    private String path = "/models/model";
+
+    @JsonPropertyDescription("Secret in this namespace with the download credentials (AWS_ACCESS_KEY_ID and "
+        + "AWS_SECRET_ACCESS_KEY for s3://, HF_TOKEN for hf://), given only to the download init container. "
+        + "Leave empty to use the pod's identity (IRSA, EKS Pod Identity) or anonymous access.")
+    private String credentialsSecret;
+
+    public String getUri() { return uri; }
+    public void setUri(String uri) { this.uri = uri; }
+    public String getPath() { return path; }
+    public void setPath(String path) { this.path = path; }
+    public String getCredentialsSecret() { return credentialsSecret; }
+    public void setCredentialsSecret(String credentialsSecret) { this.credentialsSecret = credentialsSecret; }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ImageCachePolicy {
+    @Default("true")
+    @JsonPropertyDescription("Keep the serving image cached on every node of the pool and hold the model "
+        + "download until the image is there. On by default.")
+    private Boolean enabled = true;
+
+    @Default("10m")
+    @Pattern(Durations.PATTERN)
+    @JsonPropertyDescription("How long a new replica waits for the image to be cached before it downloads "
+        + "the model anyway (Go duration, for example 10m). The gate only ever delays, never blocks.")
+    private String gateTimeout = "10m";
+
+    public Boolean getEnabled() { return enabled; }
+    public void setEnabled(Boolean enabled) { this.enabled = enabled; }
+    public String getGateTimeout() { return gateTimeout; }
+    public void setGateTimeout(String gateTimeout) { this.gateTimeout = gateTimeout; }
+  }
+}

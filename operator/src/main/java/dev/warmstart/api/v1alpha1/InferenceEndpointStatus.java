@@ -1,0 +1,105 @@
+package dev.warmstart.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.model.annotation.LabelSelector;
+import io.fabric8.kubernetes.model.annotation.StatusReplicas;
+import java.util.ArrayList;
+import java.util.List;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class InferenceEndpointStatus {
+  @JsonPropertyDescription("The metadata.generation of the spec this status describes.")
+  private Long observedGeneration;
+
+  @StatusReplicas
+  @JsonPropertyDescription("Serving pods that exist.")
+  private Integer replicas;
+
+  @JsonPropertyDescription("Serving pods that pass their readiness check.")
+  private Integer readyReplicas;
+
+  @JsonPropertyDescription("Replicas the autoscaler asks for.")
+  private Integer desiredReplicas;
+
+  @JsonPropertyDescription("When the autoscaler last changed the replica count (RFC 3339).")
+  private String lastScaleTime;
+
+  @LabelSelector
+  @JsonPropertyDescription("Label selector of the serving pods, for the /scale subresource (HPA, KEDA).")
+  private String selector;
+
+  @JsonPropertyDescription("In-cluster URL of the endpoint.")
+  private String url;
+
+  @JsonPropertyDescription("Where the time of recent cold starts went.")
+  private ColdStart coldStart;
+
+  @JsonPropertyDescription("Ready, ImageCached, Progressing, Degraded and the autoscaler's conditions.")
+  private List<Condition> conditions = new ArrayList<>();
+
+  public Long getObservedGeneration() { return observedGeneration; }
+  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
+  public Integer getReplicas() { return replicas; }
+  public void setReplicas(Integer replicas) { this.replicas = replicas; }
+  public Integer getReadyReplicas() { return readyReplicas; }
+  public void setReadyReplicas(Integer readyReplicas) { this.readyReplicas = readyReplicas; }
+  public Integer getDesiredReplicas() { return desiredReplicas; }
+  public void setDesiredReplicas(Integer desiredReplicas) { this.desiredReplicas = desiredReplicas; }
+  public String getLastScaleTime() { return lastScaleTime; }
+  public void setLastScaleTime(String lastScaleTime) { this.lastScaleTime = lastScaleTime; }
+  public String getSelector() { return selector; }
+  public void setSelector(String selector) { this.selector = selector; }
+  public String getUrl() { return url; }
+  public void setUrl(String url) { this.url = url; }
+  public ColdStart getColdStart() { return coldStart; }
+  public void setColdStart(ColdStart coldStart) { this.coldStart = coldStart; }
+  public List<Condition> getConditions() { return conditions; }
+  public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ColdStart {
+    @JsonPropertyDescription("The most recent replica that became ready.")
+    private Phases last;
+
+    public Phases getLast() { return last; }
+    public void setLast(Phases last) { this.last = last; }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Phases {
+    @JsonPropertyDescription("The pod whose start this describes.")
+    private String pod;
+    @JsonPropertyDescription("The node it started on.")
+    private String node;
+    @JsonPropertyDescription("From pod creation to ready.")
+    private String total;
+    @JsonPropertyDescription("Waiting for a node and being bound to it.")
+    private String scheduling;
+    @JsonPropertyDescription("Waiting at the transfer gate for the image to be cached.")
+    private String gateWait;
+    @JsonPropertyDescription("Downloading the model weights.")
+    private String modelDownload;
+    @JsonPropertyDescription("Pulling the serving image (zero when it was cached).")
+    private String imagePull;
+    @JsonPropertyDescription("From the server's start to its first passed readiness check.")
+    private String serverStart;
+
+    public String getPod() { return pod; }
+    public void setPod(String pod) { this.pod = pod; }
+    public String getNode() { return node; }
+    public void setNode(String node) { this.node = node; }
+    public String getTotal() { return total; }
+    public void setTotal(String total) { this.total = total; }
+    public String getScheduling() { return scheduling; }
+    public void setScheduling(String scheduling) { this.scheduling = scheduling; }
+    public String getGateWait() { return gateWait; }
+    public void setGateWait(String gateWait) { this.gateWait = gateWait; }
+    public String getModelDownload() { return modelDownload; }
+    public void setModelDownload(String modelDownload) { this.modelDownload = modelDownload; }
+    public String getImagePull() { return imagePull; }
+    public void setImagePull(String imagePull) { this.imagePull = imagePull; }
+    public String getServerStart() { return serverStart; }
+    public void setServerStart(String serverStart) { this.serverStart = serverStart; }
+  }
+}

@@ -1,0 +1,158 @@
+package dev.warmstart.imagecache;
+
+import dev.warmstart.api.v1alpha1.ImageCache;
+import dev.warmstart.api.v1alpha1.ImageCacheSpec;
+import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.Names;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.DaemonSetBuilder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The DaemonSet that keeps an ImageCache's images on its nodes, as a pure function of the
+ * ImageCache. Each image runs as a container whose command is the static pause binary that the
+ * install-pause init container drops into a shared emptyDir: the image's own entrypoint never
+ * runs, images without a shell work, and a running container pins the image against the
+ * kubelet's image garbage collector.
+ */
+public final class CacheDaemonSetModel {
+  public static final String COMPONENT = "image-cache";
+  static final String BIN_VOLUME = "warmstart-bin";
+  static final String BIN_DIR = "/warmstart/bin";
+  static final String PAUSE = BIN_DIR + "/pause";
+  static final String INSTALL_PAUSE = "install-pause";
+  /** A non-root UID outside the range images usually allocate. */
+  static final long RUN_AS = 65532L;
+  /** Keep the helper JVM small: it only writes a few hundred bytes. */
+  static final String HELPER_JVM_OPTIONS =
+      "-XX:+UseSerialGC -Xmx16m -Xss256k -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto";
+
+  private CacheDaemonSetModel() {}
+
+  public static String daemonSetName(ImageCache cache) {
+    return Names.derived("imagecache-", cache.getMetadata().getName());
+  }
+
+  /** Container name for an image: readable (the repository's last path part) and unique (a hash of the whole reference). */
+  public static String containerName(String image) {
+    String repository = image.replaceFirst("@.*$", "").replaceFirst(":[^:/]*$", "");
+    String last = repository.substring(repository.lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
+    return Names.derived("", last.length() > 40 ? last.substring(0, 40) : last, 40) + "-" + Names.hash(image);
+  }
+
+  public static Map<String, String> selectorLabels(ImageCache cache) {
+    return Map.of(Labels.IMAGE_CACHE, daemonSetName(cache));
+  }
+
+  public static Map<String, String> labels(ImageCache cache) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(Labels.NAME, "warmstart");
+    labels.put(Labels.COMPONENT, COMPONENT);
+    labels.put(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE);
+    labels.putAll(selectorLabels(cache));
+    return labels;
+  }
+
+  public static DaemonSet desired(ImageCache cache, String helperImage) {
+    ImageCacheSpec spec = cache.getSpec();
+    List<Container> containers = new ArrayList<>();
+    for (String image : spec.getImages()) {
+      containers.add(new ContainerBuilder()
+          .withName(containerName(image))
+          .withImage(image)
+          .withImagePullPolicy("IfNotPresent")
+          .withCommand(PAUSE)
+          .withResources(new ResourceRequirementsBuilder()
+              .addToRequests("cpu", new Quantity("1m"))
+              .addToRequests("memory", new Quantity("4Mi"))
+              .addToLimits("memory", new Quantity("16Mi"))
+              .build())
+          .withSecurityContext(restricted())
+          .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).withReadOnly(true).endVolumeMount()
+          .build());
+    }
+    Container installPause = new ContainerBuilder()
+        .withName(INSTALL_PAUSE)
+        .withImage(helperImage)
+        .withImagePullPolicy("IfNotPresent")
+        .withArgs(INSTALL_PAUSE, PAUSE)
+        .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(HELPER_JVM_OPTIONS).endEnv()
+        .withResources(new ResourceRequirementsBuilder()
+            .addToRequests("cpu", new Quantity("10m"))
+            .addToRequests("memory", new Quantity("48Mi"))
+            .addToLimits("memory", new Quantity("96Mi"))
+            .build())
+        .withSecurityContext(restricted())
+        .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).endVolumeMount()
+        .build();
+
+    var podSpec = new DaemonSetBuilder()
+        .withNewMetadata()
+          .withName(daemonSetName(cache))
+          .withNamespace(cache.getMetadata().getNamespace())
+          .withLabels(labels(cache))
+        .endMetadata()
+        .withNewSpec()
+          .withNewSelector().withMatchLabels(selectorLabels(cache)).endSelector()
+          // Surge instead of delete-first: the old pod keeps the images pinned until the new one runs.
+          .withNewUpdateStrategy()
+            .withType("RollingUpdate")
+            .withNewRollingUpdate()
+              .withMaxSurge(new IntOrString("25%"))
+              .withMaxUnavailable(new IntOrString(0))
+            .endRollingUpdate()
+          .endUpdateStrategy()
+          .withNewTemplate()
+            .withNewMetadata()
+              .withLabels(labels(cache))
+              .addToAnnotations(Labels.IMAGE_CACHE_NAME, cache.getMetadata().getName())
+              .addToAnnotations(Labels.IMAGE_CACHE_NAMESPACE, cache.getMetadata().getNamespace())
+            .endMetadata()
+            .withNewSpec()
+              .withAutomountServiceAccountToken(false)
+              .withEnableServiceLinks(false)
+              .withTerminationGracePeriodSeconds(5L)
+              .withNewSecurityContext()
+                .withRunAsNonRoot(true)
+                .withRunAsUser(RUN_AS)
+                .withRunAsGroup(RUN_AS)
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+              .endSecurityContext()
+              .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
+              .withAffinity(spec.getNodeAffinity() == null ? null
+                  : new AffinityBuilder().withNodeAffinity(spec.getNodeAffinity()).build())
+              .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
+              .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
+              .withInitContainers(installPause)
+              .withContainers(containers)
+              .addNewVolume()
+                .withName(BIN_VOLUME)
+                .withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir()
+              .endVolume()
+            .endSpec()
+          .endTemplate()
+        .endSpec();
+    return podSpec.build();
+  }
+
+  /** Restricted pod security: nothing but the right to run. */
+  private static SecurityContext restricted() {
+    return new SecurityContextBuilder()
+        .withAllowPrivilegeEscalation(false)
+        .withReadOnlyRootFilesystem(true)
+        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .build();
+  }
+}

@@ -1,0 +1,100 @@
+package dev.warmstart.operator;
+
+import dev.warmstart.events.EventRecorder;
+import dev.warmstart.imagecache.CacheMetrics;
+import dev.warmstart.imagecache.ImageCacheReconciler;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code warmstart operator}: runs the controllers against the current kubeconfig or in-cluster config. */
+@Command(name = "operator", mixinStandardHelpOptions = true,
+    description = "Run the warmstart controllers against the current kubeconfig (or the in-cluster service account).")
+public class OperatorCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(OperatorCommand.class);
+
+  @Option(names = "--namespaces", split = ",", defaultValue = "${env:WATCH_NAMESPACES}",
+      description = "Namespaces to watch, comma-separated; all namespaces when empty (env WATCH_NAMESPACES).")
+  List<String> namespaces;
+
+  @Option(names = "--helper-image", defaultValue = "${env:WARMSTART_HELPER_IMAGE:-warmstart/warmstart:0.1.0}",
+      description = "Image with the warmstart jar, run by the in-pod helpers such as install-pause (env WARMSTART_HELPER_IMAGE; default: ${DEFAULT-VALUE}).")
+  String helperImage;
+
+  @Option(names = "--http-port", defaultValue = "8080",
+      description = "Port of /metrics, /healthz and /readyz (default: ${DEFAULT-VALUE}; 0 picks a free port).")
+  int httpPort;
+
+  @Option(names = "--leader-election-namespace", defaultValue = "${env:POD_NAMESPACE}",
+      description = "Namespace of the leader-election Lease; leader election is on when set (env POD_NAMESPACE).")
+  String leaseNamespace;
+
+  @Option(names = "--identity", defaultValue = "${env:POD_NAME:-warmstart-local}",
+      description = "This instance's name in leases and events (env POD_NAME).")
+  String identity;
+
+  @Override
+  public Integer call() throws Exception {
+    try (Running running = start()) {
+      log.info("warmstart operator running; metrics and health on :{}", running.http().port());
+      new CountDownLatch(1).await();
+    }
+    return 0;
+  }
+
+  /** Starts the controllers; closing the result stops them. Used by the tests too. */
+  public Running start() throws Exception {
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    Clock clock = Clock.systemUTC();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+
+    Operator operator = new Operator(o -> {
+      o.withKubernetesClient(client)
+          .withMetrics(MicrometerMetrics.newPerResourceCollectingMicrometerMetricsBuilder(registry).build())
+          .withCloseClientOnStop(true);
+      if (leaseNamespace != null && !leaseNamespace.isBlank()) {
+        o.withLeaderElectionConfiguration(new LeaderElectionConfiguration("warmstart-operator", leaseNamespace, identity));
+      }
+    });
+    EventRecorder events = new EventRecorder(client, clock, identity);
+    operator.register(new ImageCacheReconciler(helperImage, events, new CacheMetrics(registry), clock),
+        overrider -> {
+          if (namespaces != null && !namespaces.isEmpty() && !namespaces.get(0).isBlank()) {
+            overrider.settingNamespaces(Set.copyOf(namespaces));
+          }
+        });
+    operator.installShutdownHook(Duration.ofSeconds(10));
+    HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
+        () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),
+        () -> operator.getRuntimeInfo().isStarted() && operator.getRuntimeInfo().allEventSourcesAreHealthy());
+    operator.start();
+    return new Running(operator, http);
+  }
+
+  public record Running(Operator operator, HttpEndpoints http) implements AutoCloseable {
+    @Override
+    public void close() {
+      http.close();
+      operator.stop();
+    }
+  }
+}
