@@ -72,6 +72,19 @@ build_go_install() { # name module version [ldflags]
   GOBIN=$BIN CGO_ENABLED=0 go install -trimpath -ldflags "-s -w $ld" "$module@$version"
 }
 
+install_debian_packages() {
+  # qemu-user-static runs the arm64 pause binary in its unit test.
+  local missing=()
+  command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  (( ${#missing[@]} )) || return 0
+  if [[ $(id -u) != 0 ]]; then
+    log "not root: install ${missing[*]} yourself (the arm64 pause test is skipped without it)"
+    return 0
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 stage_kube_api_test() {
   # kube-api-test wants <dir>/k8s/<X.Y.Z>-linux-<arch>/{etcd,kube-apiserver,kubectl}.
   local arch dir
@@ -86,6 +99,7 @@ command -v go >/dev/null || { log "Go is required to build the cluster tools"; e
 mkdir -p "$BIN"
 # Concurrent callers (CI and a developer shell) must not build into the same place at once.
 exec 9>"$CACHE/.tools.lock"; flock 9
+install_debian_packages
 build_etcd
 build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 build_go_install kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"

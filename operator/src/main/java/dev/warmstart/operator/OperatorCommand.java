@@ -52,16 +52,16 @@ public class OperatorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Running running = start()) {
+    try (Running running = start(new KubernetesClientBuilder().build())) {
+      running.operator().installShutdownHook(Duration.ofSeconds(10));
       log.info("warmstart operator running; metrics and health on :{}", running.http().port());
       new CountDownLatch(1).await();
     }
     return 0;
   }
 
-  /** Starts the controllers; closing the result stops them. Used by the tests too. */
-  public Running start() throws Exception {
-    KubernetesClient client = new KubernetesClientBuilder().build();
+  /** Starts the controllers on {@code client}; closing the result stops them (and closes the client). */
+  public Running start(KubernetesClient client) throws Exception {
     Clock clock = Clock.systemUTC();
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
@@ -82,7 +82,6 @@ public class OperatorCommand implements Callable<Integer> {
             overrider.settingNamespaces(Set.copyOf(namespaces));
           }
         });
-    operator.installShutdownHook(Duration.ofSeconds(10));
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),
         () -> operator.getRuntimeInfo().isStarted() && operator.getRuntimeInfo().allEventSourcesAreHealthy());

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# See warmstart do its job: the local cluster with a fake GPU pool, the CRDs and examples applied,
+# the operator running, and the ImageCache's status as the pool gets cached.
+#   e2e/demo.sh          run the demo, stop the operator at the end
+#   e2e/demo.sh --keep   leave the operator running (its log: ~/.cache/warmstart/demo/operator.log)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=${1:-}
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "local cluster (first run builds Kubernetes from source: ~20 min; then seconds)"
+e2e/tools.sh >/dev/null
+e2e/cluster.sh up
+KUBECONFIG=$(e2e/cluster.sh kubeconfig)
+export KUBECONFIG
+k() { e2e/cluster.sh kubectl "$@"; }
+k get nodes -L nvidia.com/gpu.product,node.kubernetes.io/instance-type,karpenter.sh/nodepool
+
+if [[ ! -f operator/target/warmstart.jar ]]; then
+  step "build operator/target/warmstart.jar"
+  mvn -B -q package -DskipTests
+fi
+
+step "CRDs and examples"
+k apply --server-side -f crds/
+k wait --for=condition=Established crd/imagecaches.warmstart.dev crd/inferenceendpoints.warmstart.dev --timeout=60s
+k apply --server-side -f examples/imagecache.yaml
+
+step "operator"
+state=${WARMSTART_CACHE:-$HOME/.cache/warmstart}/demo
+mkdir -p "$state"
+if [[ -f $state/operator.pid ]] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
+  kill "$(cat "$state/operator.pid")"
+  sleep 1
+fi
+java -jar operator/target/warmstart.jar operator --http-port=0 >"$state/operator.log" 2>&1 &
+echo $! >"$state/operator.pid"
+stop_operator() { [[ $keep == --keep ]] || kill "$(cat "$state/operator.pid")" 2>/dev/null || true; }
+trap stop_operator EXIT
+echo "operator pid $(cat "$state/operator.pid"), log $state/operator.log"
+
+step "caching the serving images on the GPU pool"
+for _ in $(seq 1 60); do
+  k get imagecache serving-images -n ml --no-headers 2>/dev/null || true
+  if k wait --for=condition=Ready imagecache/serving-images -n ml --timeout=2s >/dev/null 2>&1; then break; fi
+done
+k get imagecache -n ml -o wide
+k get pods -n ml -o wide -l app.kubernetes.io/component=image-cache
+
+step "a GPU node joins the pool: covered without touching the ImageCache"
+e2e/cluster.sh add-gpu-node gpu-demo
+k wait --for=jsonpath='{.status.nodes.cached}'=5 imagecache/serving-images -n ml --timeout=90s >/dev/null
+k get imagecache -n ml
+k delete node gpu-demo --wait=false >/dev/null
+
+step "status"
+k get imagecache serving-images -n ml -o jsonpath='{.status}' | python3 -m json.tool
+k get events -n ml --field-selector involvedObject.kind=ImageCache
