@@ -57,15 +57,29 @@ bin_dir() { # the cached tools; with "build", build what is missing first (slow 
 
 kctl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-# Serialises up/down between concurrent callers. kwokctl must not inherit the descriptor,
-# or the daemons it forks would hold the lock forever: every kwokctl call closes fd 8.
+# Serialises up/down between concurrent callers (kwokctl() keeps the fd from the daemons).
 take_lock() {
   mkdir -p "$CACHE"
   exec 8>"$LOCK_FILE"
   flock 8
 }
 
-kwokctl() { "$BIN/kwokctl" "$@" 8>&- >&2; }
+# kwokctl logs JSON lines when not on a terminal: show them only when it fails.
+# The daemons it forks inherit every open descriptor but 0-2, and would hold them for their
+# whole life (our lock, a caller's lock or pipe): close them all first.
+kwokctl() {
+  local out
+  if ! out=$(
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then exec {fd}>&-; fi
+    done
+    exec "$BIN/kwokctl" "$@" 2>&1
+  ); then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+}
 
 # The executable a live pid runs, or nothing.
 proc_exe() { readlink "/proc/$1/exe" 2>/dev/null || true; }
@@ -90,7 +104,7 @@ healthy() {
   for name in "${!COMPONENT_BINARY[@]}"; do
     pid=$(component_pid "$name")
     # Alive and running today's cached binary (a rebuilt tools dir means a new cluster).
-    [[ -n $pid && $(proc_exe "$pid") == "$BIN/${COMPONENT_BINARY[$name]}" ]] || return 1
+    [[ -n $pid && $(proc_exe "$pid") == "$(readlink -f "$BIN/${COMPONENT_BINARY[$name]}")" ]] || return 1
   done
   kctl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1
 }
@@ -170,7 +184,7 @@ require_running() {
 }
 
 cmd_up() {
-  local start=$SECONDS
+  local start=${EPOCHREALTIME//[!0-9]/} tenths
   BIN=$(bin_dir build)
   take_lock
   if healthy; then
@@ -188,7 +202,8 @@ cmd_up() {
   apply_nodes cpu "${CPU_NODES[@]}"
   wait_nodes_ready "${GPU_NODES[@]}" "${CPU_NODES[@]}"
   wait_default_service_account
-  log "cluster $CLUSTER ready in $((SECONDS - start))s; kubeconfig: $KUBECONFIG_FILE"
+  tenths=$(((${EPOCHREALTIME//[!0-9]/} - start) / 100000))
+  log "cluster $CLUSTER ready in $((tenths / 10)).$((tenths % 10))s; kubeconfig: $KUBECONFIG_FILE"
 }
 
 cmd_down() {

@@ -42,7 +42,9 @@ public class EventRecorder {
     var meta = regarding.getMetadata();
     var event = new EventBuilder()
         .withNewMetadata()
-          .withGenerateName(meta.getName().substring(0, Math.min(meta.getName().length(), 200)) + ".")
+          // Named like client-go's recorder: the object's name and a timestamp in hex.
+          .withName(meta.getName().substring(0, Math.min(meta.getName().length(), 200)) + "."
+              + Long.toHexString(clock.instant().getEpochSecond() * 1_000_000_000L + clock.instant().getNano()))
           .withNamespace(meta.getNamespace())
         .endMetadata()
         .withRegarding(new ObjectReferenceBuilder()

@@ -22,7 +22,7 @@ public class CacheMetrics {
         .register(registry);
   }
 
-  public void publish(Collection<ImageCache> caches) {
+  public synchronized void publish(Collection<ImageCache> caches) {
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
     for (ImageCache cache : caches) {
       if (cache.getStatus() == null || cache.getStatus().getNodes() == null) {

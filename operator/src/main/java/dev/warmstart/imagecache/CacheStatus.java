@@ -36,6 +36,10 @@ public final class CacheStatus {
   private static final Set<String> PULL_FAILURES =
       Set.of("ErrImagePull", "ImagePullBackOff", "RegistryUnavailable", "SignatureValidationFailed", "ErrImageNeverPull");
 
+  /** Reason prefixes of failures of the install-pause init container rather than of a cached image. */
+  private static final String HELPER_IMAGE = "HelperImage";
+  private static final String HELPER_FAILED = "HelperFailed";
+
   private CacheStatus() {}
 
   enum State { CACHED, PULLING, FAILED }
@@ -115,14 +119,20 @@ public final class CacheStatus {
         }
         ContainerStatus cs = statuses.get(c.getKey());
         out.add(helperFailure != null && (cs == null || cs.getState() == null || cs.getState().getRunning() == null)
-            ? new Observation(node, c.getValue(), State.FAILED, null,
-                "HelperImage" + helperFailure.getState().getWaiting().getReason(),
-                "the install-pause init container (image " + helperFailure.getImage() + ") cannot start: "
-                    + helperFailure.getState().getWaiting().getMessage())
+            ? helperFailed(node, c.getValue(), helperFailure)
             : classify(node, c.getValue(), cs));
       }
     }
     return out;
+  }
+
+  /** install-pause cannot run, so no cache container can start: say whether its image or the helper is at fault. */
+  private static Observation helperFailed(String node, String image, ContainerStatus helper) {
+    var waiting = helper.getState().getWaiting();
+    boolean pull = PULL_FAILURES.contains(waiting.getReason()) || "InvalidImageName".equals(waiting.getReason());
+    return new Observation(node, image, State.FAILED, null, (pull ? HELPER_IMAGE : HELPER_FAILED) + waiting.getReason(),
+        "the install-pause init container (image " + helper.getImage() + ") cannot "
+            + (pull ? "be pulled" : "run") + (waiting.getMessage() == null ? "" : ": " + waiting.getMessage()));
   }
 
   private static Observation classify(String node, String image, ContainerStatus cs) {
@@ -211,9 +221,12 @@ public final class CacheStatus {
           .collect(Collectors.groupingBy(PullFailure::getReason, LinkedHashMap::new, Collectors.counting()));
       String reason;
       String advice;
-      if (first.getReason().startsWith("HelperImage")) {
+      if (first.getReason().startsWith(HELPER_IMAGE)) {
         reason = "HelperImageUnavailable";
         advice = "check the operator's --helper-image setting and that the nodes can pull it";
+      } else if (first.getReason().startsWith(HELPER_FAILED)) {
+        reason = "HelperFailed";
+        advice = "see the install-pause container's log with kubectl logs -c install-pause on that node's cache pod";
       } else if ("InvalidImageName".equals(first.getReason())) {
         reason = "InvalidImageName";
         advice = "fix the image reference in spec.images";

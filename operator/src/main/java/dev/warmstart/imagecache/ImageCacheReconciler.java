@@ -11,9 +11,11 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -88,6 +90,43 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
     UpdateControl<ImageCache> control = status.equals(previous) ? UpdateControl.noUpdate()
         : UpdateControl.patchStatus(statusPatch(cache, status));
     return missingSecrets.isEmpty() ? control : control.rescheduleAfter(RECHECK_MISSING_SECRET);
+  }
+
+  /**
+   * The API server refused the DaemonSet built from this spec (for example a toleration operator
+   * that pod validation rejects): retrying cannot help, a spec change will trigger a new attempt.
+   */
+  @Override
+  public ErrorStatusUpdateControl<ImageCache> updateErrorStatus(ImageCache cache, Context<ImageCache> context,
+      Exception e) {
+    KubernetesClientException rejected = rejection(e);
+    if (rejected == null) {
+      return ErrorStatusUpdateControl.noStatusUpdate(); // transient: JOSDK retries with backoff
+    }
+    String reason = rejected.getStatus() != null && rejected.getStatus().getMessage() != null
+        ? rejected.getStatus().getMessage() : rejected.getMessage();
+    String message = "the API server rejected the cache's DaemonSet: " + reason + ". Fix the ImageCache spec accordingly";
+    ImageCacheStatus status = cache.getStatus() == null ? new ImageCacheStatus() : cache.getStatus();
+    List<Condition> fresh = List.of(new Condition(CacheStatus.READY, Condition.FALSE, "InvalidSpec", message),
+        new Condition(CacheStatus.DEGRADED, Condition.TRUE, "InvalidSpec", message));
+    boolean announced = Conditions.find(status.getConditions(), CacheStatus.DEGRADED)
+        .map(c -> "InvalidSpec".equals(c.getReason()) && message.equals(c.getMessage())).orElse(false);
+    status.setConditions(Conditions.merge(status.getConditions(), fresh, cache.getMetadata().getGeneration(), clock.instant()));
+    status.setObservedGeneration(cache.getMetadata().getGeneration());
+    if (!announced) {
+      log.warn("ImageCache {}/{}: {}", cache.getMetadata().getNamespace(), cache.getMetadata().getName(), message);
+      events.warning(cache, "InvalidSpec", "Cache", message);
+    }
+    return ErrorStatusUpdateControl.patchStatus(statusPatch(cache, status)).withNoRetry();
+  }
+
+  private static KubernetesClientException rejection(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof KubernetesClientException k && (k.getCode() == 422 || k.getCode() == 400)) {
+        return k;
+      }
+    }
+    return null;
   }
 
   private List<String> missingPullSecrets(ImageCache cache, Context<ImageCache> context) {

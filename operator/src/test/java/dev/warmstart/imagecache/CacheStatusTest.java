@@ -230,11 +230,12 @@ class CacheStatusTest {
     assertEquals(1, image(status, VLLM).getCachedNodes());
   }
 
-  @Test
-  void noDigestWhenImageIdHasNone() {
+  @ParameterizedTest
+  @ValueSource(strings = {"", "docker.io/vllm/vllm-openai:v0.11.0"})
+  void noDigestWhenImageIdHasNone(String imageId) {
     ImageCache cache = cache(VLLM);
-    ImageCacheStatus status = compute(cache, observed(cache, 1), List.of(pod(cache, "node-a", running(VLLM, ""))));
-    assertNull(image(status, VLLM).getDigest());
+    ImageCacheStatus status = compute(cache, observed(cache, 1), List.of(pod(cache, "node-a", running(VLLM, imageId))));
+    assertNull(image(status, VLLM).getDigest(), "a tag is not a digest");
     assertNodes(status, 1, 1, 0, 0);
   }
 
@@ -299,6 +300,26 @@ class CacheStatusTest {
     assertTrue(degraded.contains("node-a"), degraded);
     assertTrue(degraded.contains("--helper-image"), degraded);
     assertTrue(status.getFailures().stream().allMatch(f -> f.getNode().equals("node-a")), status.getFailures()::toString);
+  }
+
+  @Test
+  void crashingCacheContainerFailsTheNode() {
+    ImageCache cache = cache(VLLM);
+    ContainerStatus crashing = new ContainerStatusBuilder(waiting(VLLM, "CrashLoopBackOff",
+            "back-off 5m0s restarting failed container=" + CacheDaemonSetModel.containerName(VLLM)))
+        .withRestartCount(7)
+        .withNewLastState().withNewTerminated().withExitCode(128).withReason("StartError").endTerminated().endLastState()
+        .build();
+    ContainerStatus exited = new ContainerStatusBuilder(running(VLLM))
+        .withReady(false).withStarted(false)
+        .withNewState().withNewTerminated().withExitCode(1).withReason("Error").endTerminated().endState()
+        .build();
+    ImageCacheStatus status = compute(cache, observed(cache, 2),
+        List.of(pod(cache, "node-a", crashing), pod(cache, "node-b", exited)));
+    assertNodes(status, 2, 0, 0, 2);
+    assertCondition(status, CacheStatus.DEGRADED, Condition.TRUE, "CacheContainerFailed");
+    assertEquals(List.of("CrashLoopBackOff", "Error"), status.getFailures().stream().map(PullFailure::getReason).toList());
+    assertTrue(status.getFailures().get(1).getMessage().contains("exited with code 1"), status.getFailures().get(1).getMessage());
   }
 
   @Test
@@ -421,6 +442,21 @@ class CacheStatusTest {
     assertNodes(status, 2, 1, 1, 0);
     assertEquals(List.of(new CachedImage(VLLM, DIGEST_A, 1)), status.getImages());
     assertCondition(status, CacheStatus.READY, Condition.FALSE, "Pulling");
+  }
+
+  @Test
+  void failuresOfAnImageNoLongerInSpecDoNotCount() {
+    // The user fixed a typo in spec.images; the old pod keeps backing off on the bad image until it is replaced.
+    ImageCache old = cache("vllm/vllm-openai:v0.11.O");
+    ImageCache cache = cache(VLLM);
+    List<Pod> pods = List.of(
+        pod(old, "node-a", waiting("vllm/vllm-openai:v0.11.O", "ImagePullBackOff", "Back-off pulling image")),
+        pod(cache, "node-a", waiting(VLLM, "ContainerCreating", null)),
+        pod(cache, "node-b", running(VLLM)));
+    ImageCacheStatus status = compute(cache, observed(cache, 2), pods);
+    assertNodes(status, 2, 1, 1, 0);
+    assertTrue(status.getFailures().isEmpty(), status.getFailures()::toString);
+    assertCondition(status, CacheStatus.DEGRADED, Condition.FALSE, "AsExpected");
   }
 
   @Test

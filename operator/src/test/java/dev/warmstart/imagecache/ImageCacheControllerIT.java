@@ -78,10 +78,12 @@ class ImageCacheControllerIT {
     assertEquals("nvidia.com/gpu", template.getTolerations().get(0).getKey());
     var owner = ds.getMetadata().getOwnerReferences().get(0);
     assertEquals(cache.getMetadata().getUid(), owner.getUid());
-    assertTrue(owner.getController(), "the ImageCache controls its DaemonSet, so deleting it collects the DaemonSet");
+    assertEquals("ImageCache", owner.getKind(), "deleting the ImageCache garbage-collects its DaemonSet");
 
-    cache.getSpec().setImages(List.of(VLLM, "lmsysorg/sglang:v0.5.4"));
-    client.resource(cache).update();
+    client.resources(ImageCache.class).inNamespace(ns).withName("serving-images").edit(c -> {
+      c.getSpec().setImages(List.of(VLLM, "lmsysorg/sglang:v0.5.4"));
+      return c;
+    });
     awaitDaemonSet(ns, "imagecache-serving-images", d -> d.getSpec().getTemplate().getSpec().getContainers().size() == 2);
   }
 
@@ -162,6 +164,21 @@ class ImageCacheControllerIT {
     assertTrue(Conditions.find(seen.getStatus().getConditions(), "Ready").orElseThrow().getMessage()
         .contains("kubectl get nodes --show-labels"));
     awaitEvent(ns, "NoMatchingNodes");
+  }
+
+  @Test
+  void aSpecThePodApiRejectsBecomesACondition() {
+    String ns = KubeApi.newNamespace(client, "ic");
+    ImageCache cache = imageCache(ns, "bad-toleration", "busybox:1.37");
+    cache.getSpec().setTolerations(List.of(new TolerationBuilder().withKey("a").withOperator("Sometimes").build()));
+    client.resource(cache).create();
+    ImageCache seen = awaitCache(ns, "bad-toleration", c -> c.getStatus() != null
+        && Conditions.isTrue(c.getStatus().getConditions(), "Degraded"));
+    Condition degraded = Conditions.find(seen.getStatus().getConditions(), "Degraded").orElseThrow();
+    assertEquals("InvalidSpec", degraded.getReason());
+    assertTrue(degraded.getMessage().contains("spec.template.spec.tolerations[0].operator: Unsupported value: \"Sometimes\""),
+        degraded.getMessage());
+    awaitEvent(ns, "InvalidSpec");
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.warmstart.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Required;
@@ -7,6 +9,7 @@ import java.util.Objects;
 
 /** A status condition with the meaning of metav1.Condition. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class Condition {
   public static final String TRUE = "True";
   public static final String FALSE = "False";
@@ -54,6 +57,7 @@ public class Condition {
   public Long getObservedGeneration() { return observedGeneration; }
   public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
 
+  @JsonIgnore
   public boolean isTrue() { return TRUE.equals(status); }
 
   @Override

@@ -14,21 +14,25 @@ public final class Durations {
     if (text == null || !text.matches(PATTERN)) {
       throw new IllegalArgumentException("not a duration: '" + text + "' (expected for example 10m, 2s, 1h30m)");
     }
-    Duration total = Duration.ZERO;
-    Matcher m = PART.matcher(text);
-    while (m.find()) {
-      long n = Long.parseLong(m.group(1));
-      total = total.plus(switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        default -> Duration.ofHours(n);
-      });
+    try {
+      Duration total = Duration.ZERO;
+      Matcher m = PART.matcher(text);
+      while (m.find()) {
+        long n = Long.parseLong(m.group(1));
+        total = total.plus(switch (m.group(2)) {
+          case "ms" -> Duration.ofMillis(n);
+          case "s" -> Duration.ofSeconds(n);
+          case "m" -> Duration.ofMinutes(n);
+          default -> Duration.ofHours(n);
+        });
+      }
+      return total;
+    } catch (ArithmeticException | NumberFormatException e) {
+      throw new IllegalArgumentException("duration out of range: '" + text + "'", e);
     }
-    return total;
   }
 
-  /** Compact form for status fields: 77s, 4m17s, 1h2m. */
+  /** Compact form for status fields: 45s, 4m17s, 1h2m. */
   public static String format(Duration d) {
     long s = Math.round(d.toMillis() / 1000.0);
     if (s < 60) {
