@@ -23,9 +23,9 @@ if [[ ! -f operator/target/warmstart.jar ]]; then
 fi
 
 step "CRDs and examples"
-k apply --server-side -f crds/
+k apply --server-side --force-conflicts -f crds/
 k wait --for=condition=Established crd/imagecaches.warmstart.dev crd/inferenceendpoints.warmstart.dev --timeout=60s
-k apply --server-side -f examples/imagecache.yaml
+k apply --server-side --force-conflicts -f examples/imagecache.yaml
 
 step "operator"
 state=${WARMSTART_CACHE:-$HOME/.cache/warmstart}/demo
