@@ -52,7 +52,7 @@ step "a GPU node joins the pool: covered without touching the ImageCache"
 e2e/cluster.sh add-gpu-node gpu-demo
 k wait --for=jsonpath='{.status.nodes.cached}'=5 imagecache/serving-images -n ml --timeout=90s >/dev/null
 k get imagecache -n ml
-k delete node gpu-demo --wait=false >/dev/null
+k delete node gpu-demo >/dev/null
 
 step "status"
 k get imagecache serving-images -n ml -o jsonpath='{.status}' | python3 -m json.tool

@@ -92,11 +92,13 @@ final class Cluster {
   }
 
   static <T> T await(String what, Supplier<T> get, Predicate<T> condition) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    long start = System.nanoTime();
+    long deadline = start + TimeUnit.SECONDS.toNanos(90);
     T last = null;
     while (System.nanoTime() < deadline) {
       last = get.get();
       if (last != null && condition.test(last)) {
+        System.out.printf("e2e: %s after %.1fs%n", what, (System.nanoTime() - start) / 1e9);
         return last;
       }
       try {

@@ -45,7 +45,9 @@ class ImageCacheE2E {
 
   @Test
   void cachesOnEveryGpuNodeFollowsNewNodesAndCleansUp() throws Exception {
+    // A clean start: no cache left over from an earlier run (or from e2e/demo.sh), nor its pods.
     Cluster.deleteAndWait(client, ImageCache.class, NS, NAME);
+    Cluster.await("leftover cache pods gone", ImageCacheE2E::cachePods, List::isEmpty);
     List<HasMetadata> applied = Cluster.apply(client, Cluster.repoRoot().resolve("examples/imagecache.yaml"));
     assertEquals(2, applied.size());
     Set<String> gpuNodes = gpuNodes();
@@ -68,25 +70,29 @@ class ImageCacheE2E {
           c -> c.getStatus().getNodes().getCached() == gpuNodes.size() + 1
               && c.getStatus().getNodes().getDesired() == gpuNodes.size() + 1);
       assertTrue(nodesWithCachePods().contains(newNode));
+
+      // Deleting the cache removes its DaemonSet and pods (owner references, the real garbage collector).
+      client.resources(ImageCache.class).inNamespace(NS).withName(NAME).delete();
+      Cluster.await("cache pods gone", ImageCacheE2E::cachePods, List::isEmpty);
+      assertTrue(client.apps().daemonSets().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache")
+          .list().getItems().isEmpty());
     } finally {
+      // Removed last: pods left on a deleted node wait out the pod GC's 40 s quarantine.
       client.nodes().withName(newNode).delete();
     }
-
-    // Deleting the cache removes its DaemonSet and pods (owner references, real garbage collector).
-    client.resources(ImageCache.class).inNamespace(NS).withName(NAME).delete();
-    Cluster.await("cache pods gone", () -> client.pods().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache")
-        .list().getItems(), List::isEmpty);
-    assertTrue(client.apps().daemonSets().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache")
-        .list().getItems().isEmpty());
   }
 
-  private Set<String> gpuNodes() {
+  private static Set<String> gpuNodes() {
     return client.nodes().withLabel("nvidia.com/gpu.present", "true").list().getItems().stream()
         .map(Node::getMetadata).map(m -> m.getName()).collect(Collectors.toSet());
   }
 
-  private Set<String> nodesWithCachePods() {
-    return client.pods().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache").list().getItems()
-        .stream().map(Pod::getSpec).map(s -> s.getNodeName()).collect(Collectors.toSet());
+  private static List<Pod> cachePods() {
+    return client.pods().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache").list().getItems();
+  }
+
+  private static Set<String> nodesWithCachePods() {
+    return cachePods().stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .map(Pod::getSpec).map(s -> s.getNodeName()).collect(Collectors.toSet());
   }
 }
