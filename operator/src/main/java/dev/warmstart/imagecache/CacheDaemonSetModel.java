@@ -28,11 +28,11 @@ import java.util.Map;
  * kubelet's image garbage collector.
  */
 public final class CacheDaemonSetModel {
-  public static final String COMPONENT = "image-cache";
+  public static final String COMPONENT = Labels.COMPONENT_IMAGE_CACHE;
   static final String BIN_VOLUME = "warmstart-bin";
   static final String BIN_DIR = "/warmstart/bin";
   static final String PAUSE = BIN_DIR + "/pause";
-  static final String INSTALL_PAUSE = "install-pause";
+  static final String INSTALL_PAUSE = Labels.CONTAINER_INSTALL_PAUSE;
   /** A non-root UID outside the range images usually allocate. */
   static final long RUN_AS = 65532L;
   /** Keep the helper JVM small: it only writes a few hundred bytes. */

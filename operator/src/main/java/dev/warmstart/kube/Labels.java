@@ -1,17 +1,36 @@
 package dev.warmstart.kube;
 
-/** Label and annotation keys the operator puts on what it creates. */
+/** Label, annotation and container names the operator puts on what it creates, and that its helpers rely on. */
 public final class Labels {
   public static final String MANAGED_BY = "app.kubernetes.io/managed-by";
   public static final String MANAGED_BY_VALUE = "warmstart";
   public static final String COMPONENT = "app.kubernetes.io/component";
   public static final String NAME = "app.kubernetes.io/name";
+  public static final String INSTANCE = "app.kubernetes.io/instance";
+
+  /** {@link #COMPONENT} of an ImageCache's pods. */
+  public static final String COMPONENT_IMAGE_CACHE = "image-cache";
+  /** {@link #COMPONENT} of an InferenceEndpoint's serving pods. */
+  public static final String COMPONENT_SERVER = "inference-server";
 
   /** Selector label of an ImageCache's pods: the derived, length-safe name of its DaemonSet. */
   public static final String IMAGE_CACHE = "warmstart.dev/image-cache";
   /** Annotations that name the owning ImageCache in full (label values are too short for that). */
   public static final String IMAGE_CACHE_NAME = "warmstart.dev/image-cache-name";
   public static final String IMAGE_CACHE_NAMESPACE = "warmstart.dev/image-cache-namespace";
+
+  /** Selector label of an InferenceEndpoint's serving pods: its derived, length-safe name. */
+  public static final String ENDPOINT = "warmstart.dev/endpoint";
+  /** Annotation naming the owning InferenceEndpoint in full. */
+  public static final String ENDPOINT_NAME = "warmstart.dev/endpoint-name";
+  /** Annotation on serving pods: "true" when the endpoint's serving image is kept cached on the pool. */
+  public static final String IMAGE_CACHE_ENABLED = "warmstart.dev/image-cache-enabled";
+
+  /** Container names in the pods the operator creates. */
+  public static final String CONTAINER_GATE = "gate";
+  public static final String CONTAINER_FETCH_MODEL = "fetch-model";
+  public static final String CONTAINER_SERVER = "server";
+  public static final String CONTAINER_INSTALL_PAUSE = "install-pause";
 
   private Labels() {}
 }
