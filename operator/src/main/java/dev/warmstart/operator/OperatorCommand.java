@@ -1,5 +1,7 @@
 package dev.warmstart.operator;
 
+import dev.warmstart.endpoint.ColdStartMetrics;
+import dev.warmstart.endpoint.InferenceEndpointReconciler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.imagecache.CacheMetrics;
 import dev.warmstart.imagecache.ImageCacheReconciler;
@@ -16,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -37,6 +40,11 @@ public class OperatorCommand implements Callable<Integer> {
   @Option(names = "--helper-image", defaultValue = "${env:WARMSTART_HELPER_IMAGE:-warmstart/warmstart:0.1.0}",
       description = "Image with the warmstart jar, run by the in-pod helpers such as install-pause (env WARMSTART_HELPER_IMAGE; default: ${DEFAULT-VALUE}).")
   String helperImage;
+
+  @Option(names = "--gate-url", defaultValue = "${env:WARMSTART_GATE_URL}",
+      description = "URL of this operator's gate API as serving pods reach it, for example "
+          + "http://warmstart-gate.warmstart.svc:8081 (env WARMSTART_GATE_URL). Without it serving pods get no gate.")
+  String gateUrl;
 
   @Option(names = "--http-port", defaultValue = "8080",
       description = "Port of /metrics, /healthz and /readyz (default: ${DEFAULT-VALUE}; 0 picks a free port).")
@@ -76,17 +84,21 @@ public class OperatorCommand implements Callable<Integer> {
       }
     });
     EventRecorder events = new EventRecorder(client, clock, identity);
+    HelperSettings helpers = new HelperSettings(helperImage, gateUrl);
     operator.register(new ImageCacheReconciler(helperImage, events, new CacheMetrics(registry), clock),
-        overrider -> {
-          if (namespaces != null && !namespaces.isEmpty() && !namespaces.get(0).isBlank()) {
-            overrider.settingNamespaces(Set.copyOf(namespaces));
-          }
-        });
+        overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
+    operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock),
+        overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),
         () -> operator.getRuntimeInfo().isStarted() && operator.getRuntimeInfo().allEventSourcesAreHealthy());
     operator.start();
     return new Running(operator, http);
+  }
+
+  private Optional<Set<String>> watchedNamespaces() {
+    return namespaces == null || namespaces.isEmpty() || namespaces.get(0).isBlank() ? Optional.empty()
+        : Optional.of(Set.copyOf(namespaces));
   }
 
   public record Running(Operator operator, HttpEndpoints http) implements AutoCloseable {

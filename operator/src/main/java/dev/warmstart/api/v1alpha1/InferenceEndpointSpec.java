@@ -1,5 +1,6 @@
 package dev.warmstart.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
@@ -10,6 +11,7 @@ import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.model.annotation.SpecReplicas;
@@ -57,6 +59,9 @@ public class InferenceEndpointSpec {
   @JsonPropertyDescription("Tolerations for the node pool's taints, for example nvidia.com/gpu:NoSchedule.")
   private List<Toleration> tolerations = new ArrayList<>();
 
+  @JsonPropertyDescription("Secrets in this namespace with the registry credentials for the serving image.")
+  private List<LocalObjectReference> imagePullSecrets = new ArrayList<>();
+
   @JsonPropertyDescription("Where the model weights come from and where the server reads them.")
   private ModelSource model;
 
@@ -65,6 +70,7 @@ public class InferenceEndpointSpec {
 
   @SpecReplicas
   @Min(0)
+  @Default("1")
   @JsonPropertyDescription("Number of serving replicas when autoscaling is not set; also the /scale subresource, "
       + "so kubectl scale, an HPA or KEDA can drive it. Defaults to 1.")
   private Integer replicas;
@@ -90,6 +96,8 @@ public class InferenceEndpointSpec {
   public void setNodeSelector(Map<String, String> nodeSelector) { this.nodeSelector = nodeSelector; }
   public List<Toleration> getTolerations() { return tolerations; }
   public void setTolerations(List<Toleration> tolerations) { this.tolerations = tolerations; }
+  public List<LocalObjectReference> getImagePullSecrets() { return imagePullSecrets; }
+  public void setImagePullSecrets(List<LocalObjectReference> imagePullSecrets) { this.imagePullSecrets = imagePullSecrets; }
   public ModelSource getModel() { return model; }
   public void setModel(ModelSource model) { this.model = model; }
   public ImageCachePolicy getImageCache() { return imageCache; }
@@ -98,6 +106,17 @@ public class InferenceEndpointSpec {
   public void setReplicas(Integer replicas) { this.replicas = replicas; }
   public Autoscaling getAutoscaling() { return autoscaling; }
   public void setAutoscaling(Autoscaling autoscaling) { this.autoscaling = autoscaling; }
+
+  /** The serving image is cached on the pool unless imageCache.enabled is explicitly false. */
+  @JsonIgnore
+  public boolean imageCacheEnabled() {
+    return imageCache == null || imageCache.getEnabled() == null || imageCache.getEnabled();
+  }
+
+  @JsonIgnore
+  public String gateTimeout() {
+    return imageCache == null || imageCache.getGateTimeout() == null ? "10m" : imageCache.getGateTimeout();
+  }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ModelSource {

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.model.annotation.LabelSelector;
 import io.fabric8.kubernetes.model.annotation.StatusReplicas;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class InferenceEndpointStatus {
@@ -38,6 +39,22 @@ public class InferenceEndpointStatus {
   @JsonPropertyDescription("Ready, ImageCached, Progressing, Degraded and the autoscaler's conditions.")
   private List<Condition> conditions = new ArrayList<>();
 
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof InferenceEndpointStatus s && Objects.equals(observedGeneration, s.observedGeneration)
+        && Objects.equals(replicas, s.replicas) && Objects.equals(readyReplicas, s.readyReplicas)
+        && Objects.equals(desiredReplicas, s.desiredReplicas)
+        && Objects.equals(lastScaleTime, s.lastScaleTime) && Objects.equals(selector, s.selector)
+        && Objects.equals(url, s.url) && Objects.equals(coldStart, s.coldStart)
+        && Objects.equals(conditions, s.conditions);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(observedGeneration, replicas, readyReplicas, desiredReplicas, lastScaleTime, selector,
+        url, coldStart, conditions);
+  }
+
   public Long getObservedGeneration() { return observedGeneration; }
   public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
   public Integer getReplicas() { return replicas; }
@@ -59,11 +76,38 @@ public class InferenceEndpointStatus {
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ColdStart {
+    /** Cold starts kept in status for the rolling median. */
+    public static final int RECENT = 10;
+
     @JsonPropertyDescription("The most recent replica that became ready.")
     private Phases last;
 
+    @JsonPropertyDescription("Per phase, the median over the recent cold starts.")
+    private Phases median;
+
+    @JsonPropertyDescription("Cold starts counted since the endpoint was created.")
+    private Integer count;
+
+    @JsonPropertyDescription("The last " + RECENT + " cold starts, newest first, that the median is taken over.")
+    private List<Phases> recent = new ArrayList<>();
+
     public Phases getLast() { return last; }
     public void setLast(Phases last) { this.last = last; }
+    public Phases getMedian() { return median; }
+    public void setMedian(Phases median) { this.median = median; }
+    public Integer getCount() { return count; }
+    public void setCount(Integer count) { this.count = count; }
+    public List<Phases> getRecent() { return recent; }
+    public void setRecent(List<Phases> recent) { this.recent = recent; }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ColdStart c && Objects.equals(last, c.last) && Objects.equals(median, c.median)
+          && Objects.equals(count, c.count) && Objects.equals(recent, c.recent);
+    }
+
+    @Override
+    public int hashCode() { return Objects.hash(last, median, count, recent); }
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -72,6 +116,8 @@ public class InferenceEndpointStatus {
     private String pod;
     @JsonPropertyDescription("The node it started on.")
     private String node;
+    @JsonPropertyDescription("When it passed its first readiness check (RFC 3339).")
+    private String readyAt;
     @JsonPropertyDescription("From pod creation to ready.")
     private String total;
     @JsonPropertyDescription("Waiting for a node and being bound to it.")
@@ -89,6 +135,8 @@ public class InferenceEndpointStatus {
     public void setPod(String pod) { this.pod = pod; }
     public String getNode() { return node; }
     public void setNode(String node) { this.node = node; }
+    public String getReadyAt() { return readyAt; }
+    public void setReadyAt(String readyAt) { this.readyAt = readyAt; }
     public String getTotal() { return total; }
     public void setTotal(String total) { this.total = total; }
     public String getScheduling() { return scheduling; }
@@ -101,5 +149,19 @@ public class InferenceEndpointStatus {
     public void setImagePull(String imagePull) { this.imagePull = imagePull; }
     public String getServerStart() { return serverStart; }
     public void setServerStart(String serverStart) { this.serverStart = serverStart; }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Phases p && Objects.equals(pod, p.pod) && Objects.equals(node, p.node)
+          && Objects.equals(readyAt, p.readyAt)
+          && Objects.equals(total, p.total) && Objects.equals(scheduling, p.scheduling)
+          && Objects.equals(gateWait, p.gateWait) && Objects.equals(modelDownload, p.modelDownload)
+          && Objects.equals(imagePull, p.imagePull) && Objects.equals(serverStart, p.serverStart);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(pod, node, readyAt, total, scheduling, gateWait, modelDownload, imagePull, serverStart);
+    }
   }
 }

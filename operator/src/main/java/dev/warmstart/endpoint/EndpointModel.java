@@ -1,0 +1,270 @@
+package dev.warmstart.endpoint;
+
+import dev.warmstart.api.v1alpha1.ImageCache;
+import dev.warmstart.api.v1alpha1.ImageCacheSpec;
+import dev.warmstart.api.v1alpha1.InferenceEndpoint;
+import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
+import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.Names;
+import dev.warmstart.operator.HelperSettings;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.HTTPGetActionBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What an InferenceEndpoint becomes, as pure functions of it: the Deployment of serving pods, the
+ * Service in front of them and the ImageCache that keeps the serving image on the pool.
+ *
+ * <p>A serving pod runs {@code gate} (wait until the node holds the serving image and no other bulk
+ * transfer runs there), then {@code fetch-model} (download the weights into the model volume),
+ * then the server, which reads the weights read-only.
+ */
+public final class EndpointModel {
+  static final String MODEL_VOLUME = "model";
+  static final String HTTP = "http";
+  static final long HELPER_UID = 65532L;
+  /** Startup budget of the server after its container starts: weights load for minutes on large models. */
+  static final int STARTUP_PROBE_PERIOD = 10;
+  static final int STARTUP_PROBE_FAILURES = 180;
+
+  private EndpointModel() {}
+
+  /** Name of the Deployment, the Service and the pods' selector value: valid however long the endpoint's name. */
+  public static String name(InferenceEndpoint ie) {
+    return Names.derived("", ie.getMetadata().getName());
+  }
+
+  public static String imageCacheName(InferenceEndpoint ie) {
+    return Names.derived("", ie.getMetadata().getName() + "-serving-image");
+  }
+
+  public static Map<String, String> selector(InferenceEndpoint ie) {
+    return Map.of(Labels.ENDPOINT, name(ie));
+  }
+
+  public static String selectorString(InferenceEndpoint ie) {
+    return Labels.ENDPOINT + "=" + name(ie);
+  }
+
+  static Map<String, String> labels(InferenceEndpoint ie, String component) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(Labels.NAME, "warmstart");
+    labels.put(Labels.INSTANCE, name(ie));
+    labels.put(Labels.COMPONENT, component);
+    labels.put(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE);
+    labels.putAll(selector(ie));
+    return labels;
+  }
+
+  public static String url(InferenceEndpoint ie) {
+    return "http://" + name(ie) + "." + ie.getMetadata().getNamespace() + ".svc:" + port(ie);
+  }
+
+  static int port(InferenceEndpoint ie) {
+    return ie.getSpec().getPort() == null ? 8000 : ie.getSpec().getPort();
+  }
+
+  /**
+   * Replicas the Deployment should have: spec.replicas (default 1) without autoscaling; with
+   * autoscaling, null, so that server-side apply leaves the count to the autoscaler.
+   */
+  static Integer replicas(InferenceEndpoint ie) {
+    if (ie.getSpec().getAutoscaling() != null) {
+      return null;
+    }
+    return ie.getSpec().getReplicas() == null ? 1 : ie.getSpec().getReplicas();
+  }
+
+  public static Deployment deployment(InferenceEndpoint ie, HelperSettings helpers) {
+    InferenceEndpointSpec spec = ie.getSpec();
+    List<Container> init = new ArrayList<>();
+    if (helpers.gateEnabled()) {
+      init.add(gate(ie, helpers));
+    }
+    if (spec.getModel() != null) {
+      init.add(fetchModel(ie, helpers));
+    }
+    Map<String, String> annotations = new LinkedHashMap<>();
+    annotations.put(Labels.ENDPOINT_NAME, ie.getMetadata().getName());
+    annotations.put(Labels.IMAGE_CACHE_ENABLED, Boolean.toString(spec.imageCacheEnabled()));
+
+    return new DeploymentBuilder()
+        .withMetadata(new ObjectMetaBuilder()
+            .withName(name(ie))
+            .withNamespace(ie.getMetadata().getNamespace())
+            .withLabels(labels(ie, Labels.COMPONENT_SERVER))
+            .build())
+        .withNewSpec()
+          .withReplicas(replicas(ie))
+          .withNewSelector().withMatchLabels(selector(ie)).endSelector()
+          // Cold starts take minutes: a rollout is only stuck after half an hour without progress.
+          .withProgressDeadlineSeconds(1800)
+          .withNewTemplate()
+            .withNewMetadata().withLabels(labels(ie, Labels.COMPONENT_SERVER)).withAnnotations(annotations).endMetadata()
+            .withNewSpec()
+              // The server needs no Kubernetes credentials, and neither do the helpers.
+              .withAutomountServiceAccountToken(false)
+              .withEnableServiceLinks(false)
+              .withNewSecurityContext()
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+              .endSecurityContext()
+              .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
+              .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
+              .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
+              .withInitContainers(init)
+              .withContainers(server(ie))
+              .addNewVolume().withName(MODEL_VOLUME).withNewEmptyDir().endEmptyDir().endVolume()
+            .endSpec()
+          .endTemplate()
+        .endSpec()
+        .build();
+  }
+
+  private static Container server(InferenceEndpoint ie) {
+    InferenceEndpointSpec spec = ie.getSpec();
+    var probe = new HTTPGetActionBuilder().withPath(spec.getHealthPath() == null ? "/health" : spec.getHealthPath())
+        .withPort(new IntOrString(HTTP)).build();
+    ContainerBuilder server = new ContainerBuilder()
+        .withName(Labels.CONTAINER_SERVER)
+        .withImage(spec.getImage())
+        .withImagePullPolicy("IfNotPresent")
+        .withCommand(spec.getCommand().isEmpty() ? null : spec.getCommand())
+        .withArgs(spec.getArgs().isEmpty() ? null : spec.getArgs())
+        // Empty rather than absent: JOSDK's template comparison expects lists and maps to be there.
+        .withEnv(new ArrayList<>(spec.getEnv()))
+        .addNewPort().withName(HTTP).withContainerPort(port(ie)).withProtocol("TCP").endPort()
+        .withResources(spec.getResources() == null ? new ResourceRequirementsBuilder().build() : spec.getResources())
+        .withNewReadinessProbe().withHttpGet(probe).withPeriodSeconds(5).withFailureThreshold(3).endReadinessProbe()
+        .withNewStartupProbe().withHttpGet(probe).withPeriodSeconds(STARTUP_PROBE_PERIOD)
+          .withFailureThreshold(STARTUP_PROBE_FAILURES).endStartupProbe()
+        // Serving images commonly run as root: keep their user, take away everything else.
+        .withSecurityContext(new SecurityContextBuilder()
+            .withAllowPrivilegeEscalation(false)
+            .withNewCapabilities().withDrop("ALL").endCapabilities()
+            .build());
+    if (spec.getModel() != null) {
+      server.addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_VOLUME).withMountPath(modelPath(ie))
+          .withReadOnly(true).build());
+    }
+    return server.build();
+  }
+
+  private static Container gate(InferenceEndpoint ie, HelperSettings helpers) {
+    return new ContainerBuilder()
+        .withName(Labels.CONTAINER_GATE)
+        .withImage(helpers.image())
+        .withImagePullPolicy("IfNotPresent")
+        .withArgs("gate", "--kind=model", "--url=" + helpers.gateUrl(), "--timeout=" + ie.getSpec().gateTimeout())
+        .withEnv(downwardApi())
+        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx24m", null))
+        .withResources(new ResourceRequirementsBuilder()
+            .addToRequests("cpu", new Quantity("10m"))
+            .addToRequests("memory", new Quantity("48Mi"))
+            .addToLimits("memory", new Quantity("96Mi"))
+            .build())
+        .withSecurityContext(restricted())
+        .build();
+  }
+
+  private static Container fetchModel(InferenceEndpoint ie, HelperSettings helpers) {
+    var model = ie.getSpec().getModel();
+    ContainerBuilder fetch = new ContainerBuilder()
+        .withName(Labels.CONTAINER_FETCH_MODEL)
+        .withImage(helpers.image())
+        .withImagePullPolicy("IfNotPresent")
+        .withArgs("fetch-model")
+        .addToEnv(new EnvVar("MODEL_URI", model.getUri(), null))
+        .addToEnv(new EnvVar("MODEL_PATH", modelPath(ie), null))
+        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx256m", null))
+        .withResources(new ResourceRequirementsBuilder()
+            .addToRequests("cpu", new Quantity("250m"))
+            .addToRequests("memory", new Quantity("384Mi"))
+            .addToLimits("memory", new Quantity("1Gi"))
+            .build())
+        .withSecurityContext(restricted())
+        // The JSON summary it leaves here feeds the operator's cold-start accounting.
+        .withTerminationMessagePolicy("File")
+        .addNewVolumeMount().withName(MODEL_VOLUME).withMountPath(modelPath(ie)).endVolumeMount();
+    if (model.getCredentialsSecret() != null && !model.getCredentialsSecret().isBlank()) {
+      // Only the download sees the credentials; the server never does.
+      fetch.addNewEnvFrom().withNewSecretRef().withName(model.getCredentialsSecret()).endSecretRef().endEnvFrom();
+    }
+    return fetch.build();
+  }
+
+  static String modelPath(InferenceEndpoint ie) {
+    String path = ie.getSpec().getModel() == null ? null : ie.getSpec().getModel().getPath();
+    return path == null ? "/models/model" : path;
+  }
+
+  private static List<EnvVar> downwardApi() {
+    return List.of(field("POD_NAMESPACE", "metadata.namespace"), field("POD_NAME", "metadata.name"),
+        field("POD_UID", "metadata.uid"), field("NODE_NAME", "spec.nodeName"));
+  }
+
+  private static EnvVar field(String name, String path) {
+    return new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef().withFieldPath(path).endFieldRef()
+        .endValueFrom().build();
+  }
+
+  private static SecurityContext restricted() {
+    return new SecurityContextBuilder()
+        .withRunAsNonRoot(true)
+        .withRunAsUser(HELPER_UID)
+        .withRunAsGroup(HELPER_UID)
+        .withAllowPrivilegeEscalation(false)
+        .withReadOnlyRootFilesystem(true)
+        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .build();
+  }
+
+  public static Service service(InferenceEndpoint ie) {
+    return new ServiceBuilder()
+        .withMetadata(new ObjectMetaBuilder()
+            .withName(name(ie))
+            .withNamespace(ie.getMetadata().getNamespace())
+            .withLabels(labels(ie, Labels.COMPONENT_SERVER))
+            .build())
+        .withNewSpec()
+          .withType("ClusterIP")
+          .withSelector(selector(ie))
+          .addNewPort().withName(HTTP).withPort(port(ie)).withTargetPort(new IntOrString(HTTP)).withProtocol("TCP").endPort()
+        .endSpec()
+        .build();
+  }
+
+  /** The serving image, kept on every node of the endpoint's pool. */
+  public static ImageCache imageCache(InferenceEndpoint ie) {
+    InferenceEndpointSpec spec = ie.getSpec();
+    ImageCache cache = new ImageCache();
+    cache.setMetadata(new ObjectMetaBuilder()
+        .withName(imageCacheName(ie))
+        .withNamespace(ie.getMetadata().getNamespace())
+        .withLabels(labels(ie, Labels.COMPONENT_IMAGE_CACHE))
+        .build());
+    ImageCacheSpec cacheSpec = new ImageCacheSpec();
+    cacheSpec.setImages(new ArrayList<>(List.of(spec.getImage())));
+    cacheSpec.setNodeSelector(new LinkedHashMap<>(spec.getNodeSelector()));
+    cacheSpec.setTolerations(new ArrayList<>(spec.getTolerations()));
+    cacheSpec.setImagePullSecrets(new ArrayList<>(spec.getImagePullSecrets()));
+    cache.setSpec(cacheSpec);
+    return cache;
+  }
+}

@@ -1,0 +1,193 @@
+package dev.warmstart.endpoint;
+
+import dev.warmstart.api.v1alpha1.Condition;
+import dev.warmstart.api.v1alpha1.ImageCache;
+import dev.warmstart.api.v1alpha1.InferenceEndpoint;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
+import dev.warmstart.kube.Labels;
+import dev.warmstart.status.Conditions;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/** An InferenceEndpoint's status from its Deployment, pods and ImageCache: a pure function. */
+public final class EndpointStatus {
+  public static final String READY = "Ready";
+  public static final String IMAGE_CACHED = "ImageCached";
+  public static final String PROGRESSING = "Progressing";
+  public static final String DEGRADED = "Degraded";
+
+  private static final Set<String> PULL_FAILURES = Set.of("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+      "RegistryUnavailable", "SignatureValidationFailed", "ErrImageNeverPull");
+
+  private EndpointStatus() {}
+
+  /** What is wrong with the pods, if anything, as a Degraded condition's reason and message. */
+  record Problem(String reason, String message) {}
+
+  /**
+   * @param deployment the Deployment as last seen, or null before it exists
+   * @param pods the endpoint's serving pods
+   * @param cache the endpoint's ImageCache, or null (not created yet, or caching disabled)
+   * @param missingCredentials the name of spec.model.credentialsSecret when it does not exist, else null
+   * @param coldStart the cold-start record, already updated with this round's new cold starts
+   */
+  public static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods,
+      ImageCache cache, String missingCredentials, ColdStart coldStart) {
+    InferenceEndpointStatus status = new InferenceEndpointStatus();
+    InferenceEndpointStatus previous = ie.getStatus();
+    status.setObservedGeneration(ie.getMetadata().getGeneration());
+    status.setSelector(EndpointModel.selectorString(ie));
+    status.setUrl(EndpointModel.url(ie));
+    status.setColdStart(coldStart);
+    if (previous != null) { // owned by the autoscaler, kept as they are
+      status.setDesiredReplicas(previous.getDesiredReplicas());
+      status.setLastScaleTime(previous.getLastScaleTime());
+    }
+    var ds = deployment == null ? null : deployment.getStatus();
+    int replicas = ds == null || ds.getReplicas() == null ? 0 : ds.getReplicas();
+    int ready = ds == null || ds.getReadyReplicas() == null ? 0 : ds.getReadyReplicas();
+    int updated = ds == null || ds.getUpdatedReplicas() == null ? 0 : ds.getUpdatedReplicas();
+    Integer specReplicas = deployment == null || deployment.getSpec() == null ? null : deployment.getSpec().getReplicas();
+    int desired = specReplicas != null ? specReplicas : EndpointModel.replicas(ie) == null ? 1 : EndpointModel.replicas(ie);
+    status.setReplicas(replicas);
+    status.setReadyReplicas(ready);
+
+    List<Pod> live = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    Optional<Problem> problem = problem(ie, live, missingCredentials);
+    Optional<String> unschedulable = live.stream().map(EndpointStatus::unschedulableMessage).flatMap(Optional::stream)
+        .findFirst();
+    boolean observed = deployment != null && ds != null && ds.getObservedGeneration() != null
+        && ds.getObservedGeneration() >= deployment.getMetadata().getGeneration();
+
+    status.setConditions(List.of(
+        readyCondition(desired, ready, observed, problem, unschedulable),
+        imageCachedCondition(ie, cache),
+        progressingCondition(deployment == null, observed, desired, replicas, updated, ready),
+        problem.map(p -> new Condition(DEGRADED, Condition.TRUE, p.reason(), p.message()))
+            .orElse(new Condition(DEGRADED, Condition.FALSE, "AsExpected", "no failures"))));
+    return status;
+  }
+
+  private static Condition readyCondition(int desired, int ready, boolean observed, Optional<Problem> problem,
+      Optional<String> unschedulable) {
+    if (desired == 0) {
+      return new Condition(READY, Condition.FALSE, "ScaledToZero", "the endpoint is scaled to zero replicas");
+    }
+    if (observed && ready >= desired) {
+      return new Condition(READY, Condition.TRUE, "ReplicasReady", ready + "/" + desired + " replicas ready");
+    }
+    String counts = ready + "/" + desired + " replicas ready";
+    if (problem.isPresent()) {
+      return new Condition(READY, Condition.FALSE, problem.get().reason(), counts + "; " + problem.get().message());
+    }
+    if (unschedulable.isPresent()) {
+      return new Condition(READY, Condition.FALSE, "Unschedulable", counts + "; a replica waits for a node with room: "
+          + unschedulable.get());
+    }
+    return new Condition(READY, Condition.FALSE, "ReplicasStarting", counts + "; replicas are starting");
+  }
+
+  private static Condition imageCachedCondition(InferenceEndpoint ie, ImageCache cache) {
+    if (!ie.getSpec().imageCacheEnabled()) {
+      return new Condition(IMAGE_CACHED, Condition.FALSE, "CachingDisabled",
+          "spec.imageCache.enabled is false: each new replica's node pulls the serving image when the replica starts");
+    }
+    if (cache == null || cache.getStatus() == null) {
+      return new Condition(IMAGE_CACHED, Condition.UNKNOWN, "Reconciling", "the serving image's ImageCache is being created");
+    }
+    Condition cacheReady = Conditions.find(cache.getStatus().getConditions(), "Ready").orElse(null);
+    if (cacheReady == null) {
+      return new Condition(IMAGE_CACHED, Condition.UNKNOWN, "Reconciling", "the serving image's ImageCache has no status yet");
+    }
+    return new Condition(IMAGE_CACHED, cacheReady.getStatus(), cacheReady.getReason(),
+        "ImageCache " + cache.getMetadata().getName() + ": " + cacheReady.getMessage());
+  }
+
+  private static Condition progressingCondition(boolean noDeployment, boolean observed, int desired, int replicas,
+      int updated, int ready) {
+    if (noDeployment || !observed) {
+      return new Condition(PROGRESSING, Condition.TRUE, "Reconciling", "the Deployment is being updated");
+    }
+    if (updated < desired || replicas > desired) {
+      return new Condition(PROGRESSING, Condition.TRUE, "RollingOut",
+          updated + "/" + desired + " replicas run the current spec");
+    }
+    if (ready < desired) {
+      return new Condition(PROGRESSING, Condition.TRUE, "ReplicasStarting", ready + "/" + desired + " replicas ready");
+    }
+    return new Condition(PROGRESSING, Condition.FALSE, "Complete", "every replica runs the current spec and is ready");
+  }
+
+  /** The first thing a user must fix, in order of how certainly it blocks a replica. */
+  static Optional<Problem> problem(InferenceEndpoint ie, List<Pod> pods, String missingCredentials) {
+    if (missingCredentials != null) {
+      return Optional.of(new Problem("CredentialsSecretNotFound", "secret " + missingCredentials + " (spec.model."
+          + "credentialsSecret) not found in namespace " + ie.getMetadata().getNamespace()
+          + ": create it with the download credentials, or remove the field to use the pod's identity"));
+    }
+    for (Pod pod : sorted(pods)) {
+      Optional<ContainerStatus> server = ColdStarts.status(pod.getStatus() == null ? null
+          : pod.getStatus().getContainerStatuses(), Labels.CONTAINER_SERVER);
+      String waiting = server.map(EndpointStatus::waitingReason).orElse(null);
+      if (waiting != null && PULL_FAILURES.contains(waiting)) {
+        return Optional.of(new Problem("ImagePullFailed", "serving image " + ie.getSpec().getImage()
+            + " cannot be pulled on node " + pod.getSpec().getNodeName() + " (" + waiting + ": "
+            + server.get().getState().getWaiting().getMessage() + "): check spec.image and spec.imagePullSecrets"));
+      }
+      Optional<ContainerStatus> fetch = ColdStarts.status(pod.getStatus() == null ? null
+          : pod.getStatus().getInitContainerStatuses(), Labels.CONTAINER_FETCH_MODEL);
+      Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
+      if (fetchError.isPresent()) {
+        return Optional.of(new Problem("ModelDownloadFailed", "fetch-model failed in pod " + pod.getMetadata().getName()
+            + ": " + fetchError.get()));
+      }
+      if ("CrashLoopBackOff".equals(waiting)) {
+        return Optional.of(new Problem("ServerCrashLooping", "the server in pod " + pod.getMetadata().getName()
+            + " keeps exiting: see kubectl logs " + pod.getMetadata().getName() + " -c server --previous"));
+      }
+      if ("CreateContainerConfigError".equals(waiting)) {
+        return Optional.of(new Problem("InvalidPodConfiguration", server.get().getState().getWaiting().getMessage()));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static List<Pod> sorted(List<Pod> pods) {
+    return pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList();
+  }
+
+  private static String waitingReason(ContainerStatus s) {
+    return s.getState() == null || s.getState().getWaiting() == null ? null : s.getState().getWaiting().getReason();
+  }
+
+  /** A failed download: the init container exited non-zero (its message says why) or crash-loops. */
+  private static Optional<String> failure(ContainerStatus fetch) {
+    var last = fetch.getLastState() == null ? null : fetch.getLastState().getTerminated();
+    var now = fetch.getState() == null ? null : fetch.getState().getTerminated();
+    var failed = now != null && now.getExitCode() != null && now.getExitCode() != 0 ? now
+        : last != null && last.getExitCode() != null && last.getExitCode() != 0 ? last : null;
+    if (failed == null) {
+      return Optional.empty();
+    }
+    String message = failed.getMessage() == null || failed.getMessage().isBlank()
+        ? "exit code " + failed.getExitCode() : failed.getMessage().strip();
+    return Optional.of(message);
+  }
+
+  private static Optional<String> unschedulableMessage(Pod pod) {
+    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+      return Optional.empty();
+    }
+    return pod.getStatus().getConditions().stream()
+        .filter(c -> "PodScheduled".equals(c.getType()) && "False".equals(c.getStatus())
+            && "Unschedulable".equals(c.getReason()))
+        .map(c -> c.getMessage()).findFirst();
+  }
+}

@@ -1,0 +1,72 @@
+package dev.warmstart.model;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * {@code https://host/path/file}: one file, fetched with a GET (redirects followed), named after the last
+ * segment of the URL's path. Its size is the response's Content-Length when the server sends one. Also
+ * accepts {@code http://} for in-cluster servers. Query strings (presigned URLs) are used but never
+ * logged.
+ */
+final class HttpSource implements ModelSource {
+    private final URI uri;
+    private final Http http;
+    private final String name;
+
+    HttpSource(String uri, Http http) throws FetchException {
+        URI parsed;
+        try {
+            parsed = new URI(uri);
+        } catch (URISyntaxException e) {
+            throw FetchException.fatal("the model URI is not a valid URL: " + e.getReason()
+                    + " (write spaces and other special characters percent-encoded)");
+        }
+        if (parsed.getHost() == null) {
+            throw FetchException.fatal(Http.redact(parsed) + ": the URL has no host");
+        }
+        this.uri = parsed;
+        this.http = http;
+        String path = parsed.getRawPath() == null ? "" : parsed.getRawPath();
+        String last = path.substring(path.lastIndexOf('/') + 1);
+        this.name = URLDecoder.decode(last.replace("+", "%2B"), StandardCharsets.UTF_8);
+        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/")) {
+            throw FetchException.fatal(displayUri() + ": the URL must name a file, like https://host/path/model.safetensors");
+        }
+    }
+
+    @Override
+    public String displayUri() {
+        return Http.redact(uri);
+    }
+
+    @Override
+    public List<RemoteFile> list() {
+        return List.of(new RemoteFile(name, RemoteFile.UNKNOWN_SIZE, null, uri.toString()));
+    }
+
+    @Override
+    public Body open(RemoteFile file) throws IOException {
+        HttpResponse<InputStream> response = http.get(uri, null);
+        int status = response.statusCode();
+        if (status == 200) {
+            return new Body(response.body(), response.headers().firstValueAsLong("content-length").orElse(-1));
+        }
+        String detail = Http.errorDetail(response);
+        String suffix = detail.isEmpty() ? "" : " (" + detail + ")";
+        if (status == 404 || status == 410) {
+            throw FetchException.fatal(displayUri() + ": not found (HTTP " + status + "): check the URL" + suffix);
+        }
+        if (status == 401 || status == 403) {
+            throw FetchException.fatal(displayUri() + ": access denied (HTTP " + status
+                    + "): the URL needs credentials, or its signature has expired" + suffix);
+        }
+        throw new FetchException(displayUri() + ": HTTP " + status + suffix, Http.retryableStatus(status));
+    }
+}

@@ -1,0 +1,259 @@
+package dev.warmstart.model;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * {@code s3://bucket/prefix/}: every object under the prefix, at its path relative to the prefix
+ * ("directory marker" keys ending in '/' skipped); {@code s3://bucket/key} without a trailing slash: that
+ * one object if it exists, else the objects under {@code key/}.
+ *
+ * <p>Region, endpoint and credentials come from the AWS SDK's default chains (environment, profile, IRSA
+ * web identity, EKS Pod Identity / container credentials, instance profile). When the chain finds no
+ * credentials the bucket is read anonymously. {@code --s3-endpoint} and {@code --s3-path-style} serve
+ * S3-compatible stores.
+ */
+final class S3Source implements ModelSource {
+    private final S3Client s3;
+    private final String bucket;
+    private final String key;
+    private final boolean anonymous;
+    private final String endpointDescription;
+
+    S3Source(String uri, String endpoint, boolean pathStyle, Log log) throws FetchException {
+        String rest = uri.substring("s3://".length());
+        int slash = rest.indexOf('/');
+        this.bucket = slash < 0 ? rest : rest.substring(0, slash);
+        this.key = slash < 0 ? "" : rest.substring(slash + 1);
+        if (bucket.isEmpty()) {
+            throw FetchException.fatal("'" + TargetPaths.printable(uri) + "' names no bucket: write s3://bucket/prefix/");
+        }
+        S3ClientBuilder builder = S3Client.builder()
+                .httpClientBuilder(UrlConnectionHttpClient.builder()
+                        .connectionTimeout(Duration.ofSeconds(10))
+                        .socketTimeout(Duration.ofSeconds(60)))
+                .forcePathStyle(pathStyle);
+        if (endpoint != null && !endpoint.isBlank()) {
+            URI e;
+            try {
+                e = new URI(endpoint.strip());
+            } catch (Exception ex) {
+                e = null;
+            }
+            if (e == null || e.getHost() == null || !e.getScheme().matches("(?i)https?")) {
+                throw FetchException.fatal("the S3 endpoint '" + TargetPaths.printable(endpoint)
+                        + "' is not an http(s) URL: check --s3-endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL");
+            }
+            builder.endpointOverride(e);
+            // Many S3-compatible stores reject the SDK's newer checksum headers (x-amz-checksum-mode, ...)
+            // with 501 NotImplemented: send them only where an operation requires them.
+            builder.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                    .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
+            endpointDescription = Http.redact(e);
+        } else {
+            // A bucket in another region than the pod's: follow S3's redirect instead of failing.
+            builder.crossRegionAccessEnabled(true);
+            endpointDescription = null;
+        }
+        builder.region(region(log));
+        AwsCredentialsProvider credentials = credentials(log);
+        this.anonymous = credentials instanceof AnonymousCredentialsProvider;
+        builder.credentialsProvider(credentials);
+        this.s3 = builder.build();
+    }
+
+    private static Region region(Log log) {
+        try {
+            return new DefaultAwsRegionProviderChain().getRegion();
+        } catch (SdkClientException e) {
+            log.info("no AWS region configured; using us-east-1 (set AWS_REGION to change it)");
+            return Region.US_EAST_1;
+        }
+    }
+
+    /** The default chain if it finds credentials, else anonymous access (public buckets). */
+    private static AwsCredentialsProvider credentials(Log log) {
+        DefaultCredentialsProvider chain = DefaultCredentialsProvider.builder().build();
+        try {
+            chain.resolveCredentials();
+            return chain;
+        } catch (SdkClientException e) {
+            chain.close();
+            log.info("no AWS credentials found (environment, profile, web identity, container or instance role);"
+                    + " reading the bucket anonymously");
+            return AnonymousCredentialsProvider.create();
+        }
+    }
+
+    @Override
+    public String displayUri() {
+        return "s3://" + bucket + "/" + key;
+    }
+
+    @Override
+    public List<RemoteFile> list() throws IOException {
+        String prefix = key;
+        boolean headDenied = false;
+        if (!key.isEmpty() && !key.endsWith("/")) {
+            try {
+                HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(key));
+                String name = key.substring(key.lastIndexOf('/') + 1);
+                return List.of(new RemoteFile(name, head.contentLength(), null, key));
+            } catch (S3Exception e) {
+                if (e.statusCode() == 403) {
+                    headDenied = true; // no such key without s3:ListBucket, or no s3:GetObject: the listing tells
+                } else if (e.statusCode() != 404) {
+                    throw translate(e, displayUri());
+                }
+            } catch (SdkClientException e) {
+                throw unreachable(e);
+            }
+            prefix = key + "/";
+        }
+        String listed = "s3://" + bucket + "/" + prefix;
+        List<RemoteFile> files = new ArrayList<>();
+        try {
+            final String p = prefix;
+            for (S3Object o : s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(p)).contents()) {
+                if (o.key().endsWith("/")) {
+                    continue; // a "directory marker" from a console or a sync tool
+                }
+                files.add(new RemoteFile(o.key().substring(p.length()), o.size(), null, o.key()));
+            }
+        } catch (S3Exception e) {
+            throw translate(e, listed);
+        } catch (SdkClientException e) {
+            throw unreachable(e);
+        }
+        if (files.isEmpty()) {
+            if (headDenied) {
+                throw accessDenied(displayUri(), "AccessDenied");
+            }
+            throw FetchException.fatal("no objects under " + listed + ": check the bucket and prefix"
+                    + " (keys are case-sensitive)" + (endpointDescription == null ? "" : " and the endpoint "
+                    + endpointDescription));
+        }
+        return files;
+    }
+
+    @Override
+    public Body open(RemoteFile file) throws IOException {
+        ResponseInputStream<GetObjectResponse> in;
+        try {
+            in = s3.getObject(r -> r.bucket(bucket).key(file.ref()));
+        } catch (S3Exception e) {
+            throw translate(e, "s3://" + bucket + "/" + file.ref());
+        } catch (SdkClientException e) {
+            throw unreachable(e);
+        }
+        Long length = in.response().contentLength();
+        return new Body(new SdkStream(in), length == null ? -1 : length);
+    }
+
+    @Override
+    public void close() {
+        s3.close();
+    }
+
+    private FetchException translate(S3Exception e, String what) {
+        int status = e.statusCode();
+        String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+        if (status == 403) {
+            return accessDenied(what, code);
+        }
+        if ("NoSuchBucket".equals(code)) {
+            return FetchException.fatal("bucket '" + bucket + "' not found (" + what + "): check the URI"
+                    + (endpointDescription == null ? "" : " and the endpoint " + endpointDescription));
+        }
+        if (status == 404) {
+            return FetchException.fatal(what + ": not found; did it change during the download? Run again.");
+        }
+        if (status == 301 || "PermanentRedirect".equals(code) || "AuthorizationHeaderMalformed".equals(code)) {
+            return FetchException.fatal(what + ": the bucket is in another region: set AWS_REGION to its region");
+        }
+        String message = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorMessage();
+        String detail = (code != null ? code : "HTTP " + status) + (message == null ? "" : ": " + message);
+        return new FetchException(what + ": S3 error " + TargetPaths.printable(detail), Http.retryableStatus(status), e);
+    }
+
+    private FetchException accessDenied(String what, String code) {
+        return FetchException.fatal("access denied to " + what + (code == null ? "" : " (" + code + ")")
+                + ": check the credentials secret or the pod's IAM role"
+                + (anonymous ? " (no AWS credentials were found, so the request was anonymous)" : ""));
+    }
+
+    private FetchException unreachable(SdkClientException e) {
+        String where = endpointDescription != null ? "the S3 endpoint " + endpointDescription : "S3";
+        return new FetchException("cannot reach " + where + " for " + displayUri() + ": " + Downloader.describe(e)
+                + (endpointDescription != null ? " (check --s3-endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)" : ""),
+                true, e);
+    }
+
+    /** Turns the SDK's unchecked read failures (e.g. a checksum mismatch) into IOExceptions; aborts on close. */
+    private static final class SdkStream extends FilterInputStream {
+        private final ResponseInputStream<?> response;
+        private boolean eof;
+
+        SdkStream(ResponseInputStream<?> response) {
+            super(response);
+            this.response = response;
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                int b = super.read();
+                eof |= b < 0;
+                return b;
+            } catch (SdkException e) {
+                throw new IOException(Downloader.describe(e), e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                int n = super.read(b, off, len);
+                eof |= n < 0;
+                return n;
+            } catch (SdkException e) {
+                throw new IOException(Downloader.describe(e), e);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!eof) {
+                response.abort(); // do not drain the rest of a large object to reuse the connection
+            }
+            try {
+                super.close();
+            } catch (SdkException e) {
+                throw new IOException(Downloader.describe(e), e);
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+package dev.warmstart.model;
+
+import static dev.warmstart.model.FetchModelSupport.assertError;
+import static dev.warmstart.model.FetchModelSupport.assertFiles;
+import static dev.warmstart.model.FetchModelSupport.assertNoTempFiles;
+import static dev.warmstart.model.FetchModelSupport.assertSummary;
+import static dev.warmstart.model.FetchModelSupport.command;
+import static dev.warmstart.model.FetchModelSupport.files;
+import static dev.warmstart.model.FetchModelSupport.randomBytes;
+import static dev.warmstart.model.FetchModelSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import dev.warmstart.model.FetchModelSupport.Run;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** https:// against a JDK HttpsServer on loopback with a self-signed certificate made by keytool. */
+class HttpSourceTest {
+    private static final char[] PASSWORD = "changeit".toCharArray();
+    private static final byte[] MODEL = randomBytes(3 * 1024 * 1024 + 17, 42);
+
+    private static HttpsServer server;
+    private static ExecutorService executor;
+    private static SSLContext clientTls;
+    private static String base;
+    private static final AtomicInteger flakyRequests = new AtomicInteger();
+    private static final AtomicInteger truncatedRequests = new AtomicInteger();
+    private static final AtomicInteger unavailableRequests = new AtomicInteger();
+    private static final AtomicInteger stallingRequests = new AtomicInteger();
+
+    @TempDir
+    Path tmp;
+    Path target;
+    Path terminationLog;
+
+    @BeforeAll
+    static void startServer(@TempDir Path keys) throws Exception {
+        Path keystore = keys.resolve("server.p12");
+        Process keytool = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1",
+                "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
+                "-storetype", "PKCS12", "-keystore", keystore.toString(),
+                "-storepass", new String(PASSWORD), "-keypass", new String(PASSWORD))
+                .redirectErrorStream(true).start();
+        String keytoolOutput = new String(keytool.getInputStream().readAllBytes());
+        assertTrue(keytool.waitFor(60, TimeUnit.SECONDS) && keytool.exitValue() == 0, keytoolOutput);
+
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(keystore)) {
+            ks.load(in, PASSWORD);
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, PASSWORD);
+        SSLContext serverTls = SSLContext.getInstance("TLS");
+        serverTls.init(kmf.getKeyManagers(), null, null);
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        clientTls = SSLContext.getInstance("TLS");
+        clientTls.init(null, tmf.getTrustManagers(), null);
+
+        server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(serverTls));
+        server.createContext("/models/", ex -> send(ex, MODEL, MODEL.length));
+        server.createContext("/redirect/", ex -> {
+            ex.getResponseHeaders().add("Location", "/models/model.safetensors?X-Amz-Signature=redirected-secret");
+            ex.sendResponseHeaders(302, -1);
+            ex.close();
+        });
+        // The first response announces the full length but ends halfway; the next is complete.
+        server.createContext("/flaky/", ex -> {
+            if (flakyRequests.incrementAndGet() == 1) {
+                cutShort(ex);
+            }
+            send(ex, MODEL, MODEL.length);
+        });
+        server.createContext("/truncated/", ex -> {
+            truncatedRequests.incrementAndGet();
+            cutShort(ex);
+        });
+        server.createContext("/unavailable/", ex -> {
+            unavailableRequests.incrementAndGet();
+            byte[] body = "overloaded".getBytes();
+            send(ex, 503, body);
+        });
+        server.createContext("/missing/", ex -> send(ex, 404, "no such file".getBytes()));
+        server.createContext("/stalling/", ex -> {
+            if (stallingRequests.incrementAndGet() == 1) {
+                ex.sendResponseHeaders(200, MODEL.length);
+                ex.getResponseBody().write(MODEL, 0, 1000);
+                ex.getResponseBody().flush();
+                sleep(5_000);
+                throw new IOException("test: gave up on the stalled response");
+            }
+            send(ex, MODEL, MODEL.length);
+        });
+        // 3 MiB in 64 KiB pieces over about a second: long enough for progress lines every 100 ms.
+        server.createContext("/slow/", ex -> {
+            ex.sendResponseHeaders(200, MODEL.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                for (int off = 0; off < MODEL.length; off += 65536) {
+                    out.write(MODEL, off, Math.min(65536, MODEL.length - off));
+                    out.flush();
+                    sleep(20);
+                }
+            }
+        });
+        executor = Executors.newCachedThreadPool();
+        server.setExecutor(executor);
+        server.start();
+        base = "https://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    private static void send(HttpExchange ex, byte[] body, int length) throws IOException {
+        ex.sendResponseHeaders(200, length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, byte[] body) throws IOException {
+        ex.sendResponseHeaders(status, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    /** Content-Length of the whole model, half the bytes, then the connection drops. */
+    private static void cutShort(HttpExchange ex) throws IOException {
+        ex.sendResponseHeaders(200, MODEL.length);
+        OutputStream out = ex.getResponseBody();
+        out.write(MODEL, 0, MODEL.length / 2);
+        out.flush();
+        // An exception out of the handler makes the JDK server close the connection.
+        throw new IOException("test: connection cut short");
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @AfterAll
+    static void stopServer() {
+        if (server != null) {
+            server.stop(0);
+        }
+        if (executor != null) {
+            executor.shutdownNow();
+        }
+    }
+
+    @BeforeEach
+    void paths() {
+        target = tmp.resolve("model");
+        terminationLog = tmp.resolve("termination-log");
+    }
+
+    /** A command whose client trusts the test certificate. */
+    private static FetchModelCommand trusting() {
+        FetchModelCommand command = command();
+        command.httpClient = HttpClient.newBuilder().sslContext(clientTls).build();
+        return command;
+    }
+
+    private Run fetch(FetchModelCommand command, String url) {
+        return run(command, "--uri", url, "--to", target.toString(), "--termination-log", terminationLog.toString());
+    }
+
+    @Test
+    void fetchesOneFileNamedAfterTheUrl() throws IOException {
+        Run run = fetch(trusting(), base + "/models/model.safetensors");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertSummary(terminationLog, MODEL.length, 1, base + "/models/model.safetensors");
+    }
+
+    @Test
+    void followsRedirectsAndNeverPrintsQueryStrings() throws IOException {
+        Run run = fetch(trusting(), base + "/redirect/weights.bin?X-Amz-Signature=first-secret");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("weights.bin", MODEL), target);
+        String summary = Files.readString(terminationLog);
+        assertSummary(terminationLog, MODEL.length, 1, base + "/redirect/weights.bin");
+        for (String text : List.of(run.all(), summary)) {
+            assertFalse(text.contains("secret"), text);
+        }
+    }
+
+    @Test
+    void truncatedResponseIsRetriedAndNeverLeftUnderTheFinalName() throws IOException {
+        flakyRequests.set(0);
+
+        Run run = fetch(trusting(), base + "/flaky/model.safetensors");
+
+        assertEquals(0, run.exit(), run.all());
+        assertEquals(2, flakyRequests.get(), "one retry");
+        assertTrue(run.out().contains("attempt 1 of 3 failed"), run.out());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertSummary(terminationLog, MODEL.length, 1, base + "/flaky/model.safetensors");
+    }
+
+    @Test
+    void alwaysTruncatedResponseFailsAfterThreeAttemptsLeavingNoFile() throws IOException {
+        truncatedRequests.set(0);
+
+        Run run = fetch(trusting(), base + "/truncated/model.safetensors");
+
+        assertEquals(1, run.exit(), run.all());
+        assertEquals(3, truncatedRequests.get());
+        assertTrue(files(target).isEmpty(), "no file, final or temporary: " + files(target).keySet());
+        String error = assertError(terminationLog);
+        assertTrue(error.contains("failed 3 times"), error);
+    }
+
+    @Test
+    void serverErrorsAreRetriedThenReported() throws IOException {
+        unavailableRequests.set(0);
+
+        Run run = fetch(trusting(), base + "/unavailable/model.safetensors");
+
+        assertEquals(1, run.exit(), run.all());
+        assertEquals(3, unavailableRequests.get());
+        String error = assertError(terminationLog);
+        assertTrue(error.contains("HTTP 503") && error.contains("overloaded"), error);
+        assertTrue(files(target).isEmpty());
+    }
+
+    @Test
+    void notFoundIsNotRetried() throws IOException {
+        Run run = fetch(trusting(), base + "/missing/model.safetensors");
+
+        assertEquals(1, run.exit(), run.all());
+        String error = assertError(terminationLog);
+        assertEquals(base + "/missing/model.safetensors: not found (HTTP 404): check the URL (no such file)", error);
+        assertFalse(run.out().contains("retrying"), run.out());
+    }
+
+    @Test
+    void stalledTransferIsAbortedAndRetried() throws IOException {
+        stallingRequests.set(0);
+        FetchModelCommand command = trusting();
+        command.settings = new Downloader.Settings(3, Duration.ofMillis(20), Duration.ofSeconds(5),
+                Duration.ofMillis(500));
+
+        Run run = fetch(command, base + "/stalling/model.safetensors");
+
+        assertEquals(0, run.exit(), run.all());
+        assertTrue(run.out().contains("no data received for"), run.out());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertNoTempFiles(target);
+    }
+
+    @Test
+    void logsProgressWhileDownloading() throws IOException {
+        Run run = fetch(trusting(), base + "/slow/model.safetensors");
+
+        assertEquals(0, run.exit(), run.all());
+        assertTrue(run.out().matches("(?s).*fetch-model: [0-9.]+ [KM]iB of 3\\.0 MiB \\([0-9.]+%\\), 0 of 1 files,"
+                + " [0-9.]+ [KM]?i?B/s, ETA [0-9]+s.*"), run.out());
+        assertTrue(run.out().contains("fetch-model: done: 1 files, 3.0 MiB in "), run.out());
+    }
+
+    @Test
+    void certificateIsVerified() throws IOException {
+        Run run = fetch(command(), base + "/models/model.safetensors"); // the default client: JDK trust store
+
+        assertEquals(1, run.exit(), run.all());
+        assertTrue(assertError(terminationLog).contains("failed 3 times"));
+        assertTrue(files(target).isEmpty());
+    }
+
+    @Test
+    void urlWithoutAFileNameIsRejected() throws IOException {
+        Run run = fetch(trusting(), base + "/models/");
+
+        assertEquals(1, run.exit(), run.all());
+        assertTrue(assertError(terminationLog).contains("the URL must name a file"));
+    }
+}
