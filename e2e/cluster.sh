@@ -2,6 +2,9 @@
 # Local test cluster for the e2e tests: a real etcd, kube-apiserver, kube-controller-manager
 # and kube-scheduler plus a KWOK controller that fakes the nodes (and marks their pods Running),
 # started by `kwokctl --runtime binary` from the binaries e2e/tools.sh builds and caches.
+# The KWOK stages come from e2e/stages/: kwokctl's defaults (pods Running at once), except that
+# InferenceEndpoint serving pods (app.kubernetes.io/component=inference-server) go through timed
+# gate / fetch-model / image pull / server start phases (see e2e/stages/inference-server.yaml).
 # Nothing is downloaded; everything listens on 127.0.0.1; state lives outside the repo under
 # ${WARMSTART_CACHE:-~/.cache/warmstart}/clusters/warmstart.
 #
@@ -34,6 +37,7 @@ DIR=$CACHE/clusters/$CLUSTER
 KUBECONFIG_FILE=$DIR/kubeconfig.yaml
 CONFIG_FILE=$CACHE/kwokctl-$CLUSTER.yaml
 LOCK_FILE=$CACHE/.cluster-$CLUSTER.lock
+STAGES_DIR=$HERE/stages
 # Component name (kwokctl's pid file / bin link) -> binary in the tools bin directory.
 declare -A COMPONENT_BINARY=(
   [etcd]=etcd
@@ -98,8 +102,32 @@ component_pid() {
   return 0
 }
 
+# The kwokctl configuration for today's tools and e2e/stages/: the options, then every Stage.
+# Giving any Stage makes kwokctl drop all its default node and pod stages, so e2e/stages/ carries
+# copies of them.
+render_config() {
+  local f
+  cat <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  bindAddress: 127.0.0.1
+  kubectlBinary: $BIN/kubectl
+EOF
+  for f in "$STAGES_DIR"/*.yaml; do
+    [[ -e $f ]] || die "no stages in $STAGES_DIR"
+    printf -- '---\n# %s\n' "${f#"$HERE"/}"
+    cat "$f"
+  done
+}
+
 healthy() {
   [[ -f $KUBECONFIG_FILE && -d $DIR/pids ]] || return 1
+  # Created from another configuration (options or e2e/stages/ changed since): a new cluster.
+  if [[ ! -f $CONFIG_FILE || $(<"$CONFIG_FILE") != "$(render_config)" ]]; then
+    log "the kwokctl configuration or e2e/stages/ changed since the cluster was created"
+    return 1
+  fi
   local name pid
   for name in "${!COMPONENT_BINARY[@]}"; do
     pid=$(component_pid "$name")
@@ -131,15 +159,10 @@ delete_cluster() {
 
 create_cluster() {
   # bindAddress has no flag or env var; kubectl is used by `kwokctl kubectl` only, still local.
-  cat >"$CONFIG_FILE" <<EOF
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-options:
-  bindAddress: 127.0.0.1
-  kubectlBinary: $BIN/kubectl
-EOF
-  # Every binary is a local path (a URL would make kwokctl download it). No Stage objects are
-  # given, so kwokctl keeps its default node and pod stages. --kubeconfig '' leaves
+  # The file doubles as the record of what the cluster was created from (see healthy).
+  render_config >"$CONFIG_FILE"
+  # Every binary is a local path (a URL would make kwokctl download it). kwokctl copies the
+  # stages into $DIR/kwok.yaml, which the kwok controller reads. --kubeconfig '' leaves
   # ~/.kube/config alone; the cluster's own kubeconfig is $DIR/kubeconfig.yaml.
   kwokctl create cluster --name "$CLUSTER" --config "$CONFIG_FILE" \
     --runtime binary \

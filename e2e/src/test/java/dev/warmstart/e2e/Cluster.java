@@ -68,7 +68,9 @@ final class Cluster {
 
   static OperatorCommand.Running startOperator() throws Exception {
     OperatorCommand command = new OperatorCommand();
-    new CommandLine(command).parseArgs("--http-port=0", "--helper-image=warmstart/warmstart:e2e");
+    // KWOK never runs the pods, so the gate URL only has to put the gate init container in them.
+    new CommandLine(command).parseArgs("--http-port=0", "--helper-image=warmstart/warmstart:e2e",
+        "--gate-url=http://127.0.0.1:8081");
     return command.start(client());
   }
 

@@ -53,18 +53,22 @@ public final class GateCommand implements Callable<Integer> {
   CommandSpec spec;
 
   @Option(names = "--url", defaultValue = "${env:WARMSTART_GATE_URL}",
-      description = "The operator's transfer gate, e.g. http://warmstart-gate.warmstart.svc:8081 (env WARMSTART_GATE_URL).")
+      description = "The operator's transfer gate, e.g. http://warmstart-gate.warmstart.svc:8081"
+          + " (env WARMSTART_GATE_URL).")
   String url;
 
   @Option(names = "--kind", defaultValue = "${env:WARMSTART_GATE_KIND}",
-      description = "What this pod is about to start: model (a model download) or prepull (an image pre-pull) (env WARMSTART_GATE_KIND).")
+      description = "What this pod is about to start: model (a model download) or prepull (an image pre-pull)"
+          + " (env WARMSTART_GATE_KIND).")
   String kind;
 
   @Option(names = "--timeout", defaultValue = "${env:WARMSTART_GATE_TIMEOUT:-10m}",
-      description = "Proceed after this long at the latest, counted from the start, e.g. 10m (env WARMSTART_GATE_TIMEOUT; default: ${DEFAULT-VALUE}).")
+      description = "Proceed after this long at the latest, counted from the start, e.g. 10m"
+          + " (env WARMSTART_GATE_TIMEOUT; default: ${DEFAULT-VALUE}).")
   String timeout;
 
-  @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE}", description = "This pod's namespace (env POD_NAMESPACE).")
+  @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE}",
+      description = "This pod's namespace (env POD_NAMESPACE).")
   String namespace;
 
   @Option(names = "--pod", defaultValue = "${env:POD_NAME}", description = "This pod's name (env POD_NAME).")
@@ -73,10 +77,12 @@ public final class GateCommand implements Callable<Integer> {
   @Option(names = "--uid", defaultValue = "${env:POD_UID}", description = "This pod's UID (env POD_UID).")
   String uid;
 
-  @Option(names = "--node", defaultValue = "${env:NODE_NAME}", description = "The node this pod runs on (env NODE_NAME).")
+  @Option(names = "--node", defaultValue = "${env:NODE_NAME}",
+      description = "The node this pod runs on (env NODE_NAME).")
   String node;
 
-  @Option(names = "--poll", defaultValue = "25s", hidden = true, description = "Longest single request (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--poll", defaultValue = "25s", hidden = true,
+      description = "Longest single request (default: ${DEFAULT-VALUE}).")
   String poll;
 
   private PrintWriter out;
@@ -85,6 +91,15 @@ public final class GateCommand implements Callable<Integer> {
   public Integer call() {
     long start = System.nanoTime();
     out = spec.commandLine().getOut();
+    try {
+      return waitAtGate(start);
+    } catch (RuntimeException e) {
+      say("gate failed (%s); proceeding", e);
+      return 0;
+    }
+  }
+
+  private int waitAtGate(long start) {
     Optional<Duration> asked = duration("--timeout", timeout, DEFAULT_TIMEOUT);
     Duration limit = asked.orElse(DEFAULT_TIMEOUT);
     String limitText = asked.isPresent() ? timeout : Durations.format(DEFAULT_TIMEOUT);
@@ -96,12 +111,6 @@ public final class GateCommand implements Callable<Integer> {
       say("gate: %s; proceeding without waiting", e.getMessage());
       return 0;
     }
-    Map<String, String> identity = new LinkedHashMap<>();
-    identity.put("namespace", namespace);
-    identity.put("pod", pod);
-    identity.put("uid", uid);
-    identity.put("node", node);
-    identity.put("kind", gateKind.wireName());
     Map<String, String> required = new LinkedHashMap<>();
     required.put("--url (WARMSTART_GATE_URL)", url);
     required.put("--namespace (POD_NAMESPACE)", namespace);
@@ -114,15 +123,18 @@ public final class GateCommand implements Callable<Integer> {
       say("gate: missing %s; proceeding without waiting", missing);
       return 0;
     }
+    if (!url.startsWith("http://") && !url.startsWith("https://")) {
+      say("gate: --url %s is not an http(s) URL; proceeding without waiting", url);
+      return 0;
+    }
     String who = gateKind.description() + " of " + namespace + "/" + pod + " on node " + node;
     long deadline = start + limit.toNanos();
     HttpClient client = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(CONNECT_TIMEOUT)
         .build();
-    String base = url.replaceAll("/+$", "") + GateServer.PATH + "?" + identity.entrySet().stream()
-        .map(e -> e.getKey() + "=" + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
-        .collect(Collectors.joining("&"));
+    String base = url.replaceAll("/+$", "") + GateServer.PATH + "?namespace=" + encode(namespace) + "&pod="
+        + encode(pod) + "&uid=" + encode(uid) + "&node=" + encode(node) + "&kind=" + gateKind.wireName();
     String state = null;
     // A quick first look tells at once why the pod waits; the long polls that follow end on a change.
     boolean quick = true;
@@ -205,6 +217,10 @@ public final class GateCommand implements Callable<Integer> {
     } catch (ExecutionException e) {
       throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
     }
+  }
+
+  private static String encode(String value) {
+    return URLEncoder.encode(value, StandardCharsets.UTF_8);
   }
 
   private static JsonNode parse(String body) {

@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
 public final class GatePolicy {
   /** The endpoint keeps no image cache: only the transfer slots matter. */
   public static final String CACHE_DISABLED = "CacheDisabled";
-  /** The endpoint keeps an image cache, but no ImageCache pod on this node holds the image: the kubelet will pull it. */
+  /** The endpoint keeps an image cache, but no ImageCache pod on the node holds the image: the kubelet pulls it. */
   public static final String NO_CACHE_ON_NODE = "NoCacheOnNode";
   public static final String IMAGE_CACHED = "ImageCached";
   /** Fewer transfers than the per-node limit run on the node. */
@@ -109,7 +109,7 @@ public final class GatePolicy {
     }
     if (!node.isCached(image)) {
       return Decision.await(IMAGE_NOT_CACHED, "image " + image + " is not cached on node " + node.node()
-          + " yet (pre-pulled by " + node.cacheFor(image).orElse("?") + ")");
+          + " yet; " + node.cacheFor(image).orElse("an ImageCache pod") + " pre-pulls it");
     }
     return busy.orElseGet(() -> Decision.go(IMAGE_CACHED,
         "image " + image + " is cached; " + slots(node, others)));

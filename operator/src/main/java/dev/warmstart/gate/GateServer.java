@@ -123,6 +123,7 @@ public final class GateServer implements AutoCloseable {
   private final Settings settings;
   private final GatePolicy policy;
   private final Map<GateKind, AtomicInteger> waiting = new EnumMap<>(GateKind.class);
+  private final List<Gauge> gauges = new ArrayList<>();
   private final Set<String> dirtyNodes = ConcurrentHashMap.newKeySet();
 
   // Confined to the decider thread.
@@ -155,10 +156,10 @@ public final class GateServer implements AutoCloseable {
     for (GateKind kind : GateKind.values()) {
       AtomicInteger count = new AtomicInteger();
       waiting.put(kind, count);
-      Gauge.builder("warmstart.gate.waiters", count, AtomicInteger::get)
+      gauges.add(Gauge.builder("warmstart.gate.waiters", count, AtomicInteger::get)
           .description("Pods whose request is held at the transfer gate right now")
           .tag("kind", kind.wireName())
-          .register(registry);
+          .register(registry));
     }
   }
 
@@ -188,7 +189,7 @@ public final class GateServer implements AutoCloseable {
     server.setExecutor(io);
     server.start();
     pods.onNodeChange(this::nodeChanged);
-    decider.scheduleWithFixedDelay(this::sweep, SWEEP.toMillis(), SWEEP.toMillis(), TimeUnit.MILLISECONDS);
+    decider.scheduleWithFixedDelay(guarded(this::sweep), SWEEP.toMillis(), SWEEP.toMillis(), TimeUnit.MILLISECONDS);
     log.info("transfer gate listening on :{} (at most {} transfer(s) per node)", port(), settings.maxPerNode());
   }
 
@@ -208,6 +209,7 @@ public final class GateServer implements AutoCloseable {
     if (ownedPods != null) {
       ownedPods.close();
     }
+    gauges.forEach(registry::remove);
   }
 
   // ---- HTTP threads -------------------------------------------------------------------------
@@ -251,7 +253,7 @@ public final class GateServer implements AutoCloseable {
       }
       Waiter waiter = new Waiter(exchange, kind, q.get("namespace"), q.get("pod"), q.get("uid"), q.get("node"), wait);
       try {
-        decider.execute(() -> admit(waiter));
+        decider.execute(guarded(() -> admit(waiter)));
       } catch (RejectedExecutionException e) {
         write(exchange, 503, body(null, "ShuttingDown", "the operator is shutting down", null));
       }
@@ -264,10 +266,10 @@ public final class GateServer implements AutoCloseable {
   private void nodeChanged(String node) {
     if (!closed && dirtyNodes.add(node)) {
       try {
-        decider.execute(() -> {
+        decider.execute(guarded(() -> {
           dirtyNodes.remove(node);
           decideNode(node);
-        });
+        }));
       } catch (RejectedExecutionException e) {
         dirtyNodes.remove(node);
       }
@@ -280,10 +282,10 @@ public final class GateServer implements AutoCloseable {
     waiter.arrival = arrivals++;
     waiting.get(waiter.kind).incrementAndGet();
     waitersByNode.computeIfAbsent(waiter.node, n -> new ArrayList<>()).add(waiter);
-    waiter.pollEnd = decider.schedule(() -> endPoll(waiter), waiter.wait.toMillis(), TimeUnit.MILLISECONDS);
+    waiter.pollEnd = decider.schedule(guarded(() -> endPoll(waiter)), waiter.wait.toMillis(), TimeUnit.MILLISECONDS);
     decideNode(waiter.node);
     if (waiter.pending && waiter.tracked == null) {
-      waiter.verifyEnd = decider.schedule(() -> endVerify(waiter), settings.verifyGrace().toMillis(),
+      waiter.verifyEnd = decider.schedule(guarded(() -> endVerify(waiter)), settings.verifyGrace().toMillis(),
           TimeUnit.MILLISECONDS);
     }
   }
@@ -400,7 +402,7 @@ public final class GateServer implements AutoCloseable {
         w.name, w.node, Durations.format(waited), decision.reason(), decision.message());
     answer(w, 200, body(decision.decision(), decision.reason(), decision.message(), waited));
     // When the grant lapses without the pod being seen transferring, the others on the node may go.
-    decider.schedule(() -> decideNode(w.node), settings.grantExpiry().toMillis() + 50, TimeUnit.MILLISECONDS);
+    decider.schedule(guarded(() -> decideNode(w.node)), settings.grantExpiry().toMillis() + 50, TimeUnit.MILLISECONDS);
   }
 
   private void endPoll(Waiter w) {
@@ -433,7 +435,7 @@ public final class GateServer implements AutoCloseable {
   }
 
   private void answerWait(Waiter w) {
-    Decision d = w.decision;
+    Decision d = w.decision != null ? w.decision : Decision.await("Undecided", "no decision yet");
     w.tracked.lastSeen = clock.instant();
     if (w.tracked.active == w) {
       w.tracked.active = null;
@@ -508,6 +510,17 @@ public final class GateServer implements AutoCloseable {
   }
 
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** A failure in one step is logged and does not stop the decider (nor, for the sweep, its later runs). */
+  private static Runnable guarded(Runnable step) {
+    return () -> {
+      try {
+        step.run();
+      } catch (RuntimeException e) {
+        log.error("transfer gate step failed; pods waiting on it may wait until their own deadline", e);
+      }
+    };
+  }
 
   private static void cancel(ScheduledFuture<?> f) {
     if (f != null) {
@@ -586,7 +599,8 @@ public final class GateServer implements AutoCloseable {
     ScheduledFuture<?> pollEnd;
     ScheduledFuture<?> verifyEnd;
 
-    Waiter(HttpExchange exchange, GateKind kind, String namespace, String name, String uid, String node, Duration wait) {
+    Waiter(HttpExchange exchange, GateKind kind, String namespace, String name, String uid, String node,
+        Duration wait) {
       this.exchange = exchange;
       this.kind = kind;
       this.namespace = namespace;

@@ -181,7 +181,7 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
     return Labels.COMPONENT_IMAGE_CACHE.equals(label(pod, Labels.COMPONENT));
   }
 
-  /** Only an explicit "false" turns the wait for the cache off: a cache that exists on the node is worth waiting for. */
+  /** Only an explicit "false" turns the wait for the cache off: a cache on the node is worth waiting for. */
   static boolean imageCacheEnabled(Pod pod) {
     Map<String, String> annotations = pod.getMetadata().getAnnotations();
     return annotations == null || !"false".equalsIgnoreCase(annotations.get(Labels.IMAGE_CACHE_ENABLED));

@@ -31,6 +31,7 @@ public final class PodsByNode implements PodSource, AutoCloseable {
 
   private final Map<String, SharedIndexInformer<Pod>> informers = new LinkedHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
 
   /** @param namespaces the namespaces to watch; all namespaces when empty */
   public PodsByNode(KubernetesClient client, Set<String> namespaces) {
@@ -54,7 +55,7 @@ public final class PodsByNode implements PodSource, AutoCloseable {
   /** Starts the informers without waiting for their first list; {@link #isReady()} tells when they have it. */
   public void start() {
     informers.forEach((namespace, informer) -> informer.start().whenComplete((ignored, error) -> {
-      if (error != null) {
+      if (error != null && !closed) {
         log.error("pod informer for {} failed to start; the transfer gate answers 503 until it does"
             + " (may the operator's service account list and watch pods?)",
             namespace.isEmpty() ? "all namespaces" : "namespace " + namespace, error);
@@ -90,6 +91,7 @@ public final class PodsByNode implements PodSource, AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     informers.values().forEach(SharedIndexInformer::stop);
   }
 

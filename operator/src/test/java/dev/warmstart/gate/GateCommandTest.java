@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -18,13 +19,18 @@ import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -110,11 +116,15 @@ class GateCommandTest {
   }
 
   @Test
-  void missingIdentityProceedsAtOnce() {
+  void missingOrBadSettingsProceedAtOnce() {
     StringWriter out = new StringWriter();
     assertEquals(0, inProcess(out, "--url", "http://127.0.0.1:1", "--kind", "prepull", "--namespace", "", "--pod", "",
         "--uid", "", "--node", ""));
     assertTrue(out.toString().contains("missing --namespace (POD_NAMESPACE)"), out.toString());
+    StringWriter badUrl = new StringWriter();
+    assertEquals(0, inProcess(badUrl, "--url", "warmstart-gate:8081", "--kind", "model", "--namespace", "ml", "--pod", "p",
+        "--uid", "u", "--node", "n"));
+    assertTrue(badUrl.toString().contains("is not an http(s) URL"), badUrl.toString());
     StringWriter badKind = new StringWriter();
     assertEquals(0, inProcess(badKind, "--url", "http://127.0.0.1:1", "--kind", "copy"));
     assertTrue(badKind.toString().contains("unknown gate kind"), badKind.toString());
@@ -147,7 +157,7 @@ class GateCommandTest {
   private Gate launch(int port, String kind, String timeout) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb = new ProcessBuilder(java, "-XX:+UseSerialGC", "-Xmx16m", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), GateCommandMain.class.getName(),
+        "-cp", testClassPath(), GateCommandMain.class.getName(),
         "--kind", kind, "--timeout", timeout)
         .redirectErrorStream(true);
     Map<String, String> env = pb.environment();
@@ -159,6 +169,24 @@ class GateCommandTest {
     Gate gate = new Gate(pb.start(), System.nanoTime());
     cleanup.add(gate);
     return gate;
+  }
+
+  /** The class path this test runs with, also under launchers that load it in a class loader of their own. */
+  private static String testClassPath() {
+    Set<String> entries = new LinkedHashSet<>();
+    for (ClassLoader l = GateCommandMain.class.getClassLoader(); l != null; l = l.getParent()) {
+      if (l instanceof URLClassLoader urls) {
+        for (URL url : urls.getURLs()) {
+          try {
+            entries.add(Path.of(url.toURI()).toString());
+          } catch (URISyntaxException | IllegalArgumentException ignored) {
+            // Not a file: not for a class path.
+          }
+        }
+      }
+    }
+    entries.addAll(List.of(System.getProperty("java.class.path").split(File.pathSeparator)));
+    return String.join(File.pathSeparator, entries);
   }
 
   private static final class Gate implements AutoCloseable {
