@@ -29,7 +29,7 @@ class DownloaderTest {
     final StringWriter log = new StringWriter();
 
     /** Serves {@code files} by path; {@code script} can replace the answer of the nth open of a path. */
-    static final class FakeSource implements ModelSource {
+    static class FakeSource implements ModelSource {
         final List<RemoteFile> listing = new ArrayList<>();
         final Map<String, byte[]> content = new HashMap<>();
         final Map<String, Integer> opens = new HashMap<>();
