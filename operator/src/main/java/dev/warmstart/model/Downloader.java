@@ -70,9 +70,14 @@ final class Downloader {
         List<Path> targets = plan(files);
         long known = files.stream().filter(RemoteFile::sizeKnown).mapToLong(RemoteFile::size).sum();
         long unknown = files.stream().filter(f -> !f.sizeKnown()).count();
-        log.info("%d file(s), %s%s", files.size(), Progress.bytes(known),
-                unknown > 0 ? " + " + unknown + " of unknown size" : "");
-        Files.createDirectories(root);
+        log.info("%d file(s), %s", files.size(), unknown == 0 ? Progress.bytes(known)
+                : unknown == files.size() ? "size not listed" : Progress.bytes(known) + " + " + unknown + " of unknown size");
+        try {
+            Files.createDirectories(root);
+        } catch (IOException e) {
+            throw new FetchException("cannot create the target directory " + root + ": " + describe(e)
+                    + ": check the model volume's mount and permissions", false, e);
+        }
 
         Progress progress = new Progress(log, files);
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -131,7 +136,7 @@ final class Downloader {
              FileChannel out = openTemp(file, temp)) {
             long expected = file.sizeKnown() ? file.size() : body.length();
             if (!file.sizeKnown() && expected >= 0) {
-                progress.sizeLearned(expected);
+                progress.sizeLearned(file.path(), expected);
             }
             MessageDigest sha256 = file.sha256() != null ? sha256() : null;
             StallGuard guard = new StallGuard(body);
@@ -145,8 +150,13 @@ final class Downloader {
                     try {
                         n = in.read(buffer);
                     } catch (IOException e) {
-                        throw guard.stalled ? new IOException("no data received for "
-                                + settings.stallTimeout().toSeconds() + " s; aborted the stalled transfer", e) : e;
+                        if (e instanceof FetchException) {
+                            throw e;
+                        }
+                        String at = "'" + TargetPaths.printable(file.path()) + "': the transfer broke after " + written
+                                + (expected >= 0 ? " of " + expected : "") + " bytes: ";
+                        throw new IOException(at + (guard.stalled ? "no data received for "
+                                + seconds(settings.stallTimeout()) : describe(e)), e);
                     }
                     if (n < 0) {
                         break;
@@ -173,6 +183,10 @@ final class Downloader {
                 }
             } finally {
                 check.cancel(false);
+            }
+            if (guard.stalled) { // the aborted stream may have ended as if complete
+                throw new IOException("'" + TargetPaths.printable(file.path()) + "': no data received for "
+                        + seconds(settings.stallTimeout()) + "; aborted the transfer");
             }
             if (expected >= 0 && written != expected) {
                 throw new IOException("'" + TargetPaths.printable(file.path()) + "': got " + written + " of "
@@ -250,6 +264,10 @@ final class Downloader {
     @FunctionalInterface
     interface IoCall<T> {
         T call() throws IOException;
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() / 1000.0 + " s";
     }
 
     static String describe(Throwable e) {

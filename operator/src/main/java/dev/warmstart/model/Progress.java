@@ -2,6 +2,8 @@ package dev.warmstart.model;
 
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -16,6 +18,7 @@ final class Progress {
     /** Sum of the sizes known so far; files of unknown size add theirs when the server announces it. */
     private final AtomicLong total = new AtomicLong();
     private final AtomicInteger unknownSizes = new AtomicInteger();
+    private final Map<String, Long> learned = new ConcurrentHashMap<>();
     private final AtomicInteger filesDone = new AtomicInteger();
     private final int files;
 
@@ -33,10 +36,13 @@ final class Progress {
         this.files = n;
     }
 
-    /** A file whose listing had no size turned out to be {@code length} bytes long. */
-    void sizeLearned(long length) {
-        total.addAndGet(length);
-        unknownSizes.decrementAndGet();
+    /** A file whose listing had no size turned out to be {@code length} bytes long (counted once per path). */
+    void sizeLearned(String path, long length) {
+        Long previous = learned.put(path, length);
+        total.addAndGet(length - (previous == null ? 0 : previous));
+        if (previous == null) {
+            unknownSizes.decrementAndGet();
+        }
     }
 
     void add(long bytes) {
@@ -50,10 +56,6 @@ final class Progress {
 
     void fileDone() {
         filesDone.incrementAndGet();
-    }
-
-    long bytesDone() {
-        return done.get();
     }
 
     Duration elapsed() {

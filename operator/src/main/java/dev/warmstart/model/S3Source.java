@@ -121,7 +121,7 @@ final class S3Source implements ModelSource {
             try {
                 HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(key));
                 String name = key.substring(key.lastIndexOf('/') + 1);
-                return List.of(new RemoteFile(name, head.contentLength(), null, key));
+                return List.of(new RemoteFile(name, sizeOrUnknown(head.contentLength()), null, key));
             } catch (S3Exception e) {
                 if (e.statusCode() == 403) {
                     headDenied = true; // no such key without s3:ListBucket, or no s3:GetObject: the listing tells
@@ -141,7 +141,7 @@ final class S3Source implements ModelSource {
                 if (o.key().endsWith("/")) {
                     continue; // a "directory marker" from a console or a sync tool
                 }
-                files.add(new RemoteFile(o.key().substring(p.length()), o.size(), null, o.key()));
+                files.add(new RemoteFile(o.key().substring(p.length()), sizeOrUnknown(o.size()), null, o.key()));
             }
         } catch (S3Exception e) {
             throw translate(e, listed);
@@ -169,8 +169,11 @@ final class S3Source implements ModelSource {
         } catch (SdkClientException e) {
             throw unreachable(e);
         }
-        Long length = in.response().contentLength();
-        return new Body(new SdkStream(in), length == null ? -1 : length);
+        return new Body(new SdkStream(in), sizeOrUnknown(in.response().contentLength()));
+    }
+
+    private static long sizeOrUnknown(Long size) {
+        return size == null ? RemoteFile.UNKNOWN_SIZE : size;
     }
 
     @Override
