@@ -111,7 +111,8 @@ public final class ColdStarts {
     List<String> known = previous == null ? List.of() : previous.getRecent().stream().map(Phases::getPod).toList();
     return pods.stream()
         .map(ColdStarts::measure).flatMap(Optional::stream)
-        .filter(m -> m.readyAt().isAfter(newest) || (m.readyAt().equals(newest) && !known.contains(m.pod())))
+        // A recorded pod whose readiness flaps is not a new cold start.
+        .filter(m -> !known.contains(m.pod()) && !m.readyAt().isBefore(newest))
         .sorted(Comparator.comparing(Measured::readyAt).thenComparing(Measured::pod))
         .toList();
   }
@@ -161,20 +162,26 @@ public final class ColdStarts {
       return Optional.empty();
     }
     try {
-      JsonNode summary = JSON.readTree(message);
-      return summary.hasNonNull("seconds") ? Optional.of(summary.get("seconds").asDouble()) : Optional.empty();
+      JsonNode seconds = JSON.readTree(message).get("seconds");
+      if (seconds == null || !seconds.isNumber() || !Double.isFinite(seconds.asDouble()) || seconds.asDouble() < 0) {
+        return Optional.empty();
+      }
+      return Optional.of(seconds.asDouble());
     } catch (Exception e) {
       return Optional.empty(); // a truncated or foreign message: fall back to the container's run time
     }
   }
 
-  static Optional<Long> downloadBytes(ContainerStatus fetch) {
-    String message = fetch.getState().getTerminated().getMessage();
-    try {
-      JsonNode summary = message == null ? null : JSON.readTree(message);
-      return summary != null && summary.hasNonNull("bytes") ? Optional.of(summary.get("bytes").asLong()) : Optional.empty();
-    } catch (Exception e) {
+  /** The reason fetch-model gave for failing ({"error":"..."}), or the raw message if it is not that JSON. */
+  static Optional<String> downloadError(String message) {
+    if (message == null || message.isBlank()) {
       return Optional.empty();
+    }
+    try {
+      JsonNode error = JSON.readTree(message).get("error");
+      return Optional.of(error != null && error.isTextual() ? error.asText() : message.strip());
+    } catch (Exception e) {
+      return Optional.of(message.strip());
     }
   }
 

@@ -51,6 +51,12 @@ public final class EndpointModel {
     return Names.derived("", ie.getMetadata().getName());
   }
 
+  /** Service names must start with a letter (DNS-1035), which endpoint names need not. */
+  public static String serviceName(InferenceEndpoint ie) {
+    String name = name(ie);
+    return Character.isLetter(name.charAt(0)) ? name : Names.derived("ie-", ie.getMetadata().getName());
+  }
+
   public static String imageCacheName(InferenceEndpoint ie) {
     return Names.derived("", ie.getMetadata().getName() + "-serving-image");
   }
@@ -74,7 +80,7 @@ public final class EndpointModel {
   }
 
   public static String url(InferenceEndpoint ie) {
-    return "http://" + name(ie) + "." + ie.getMetadata().getNamespace() + ".svc:" + port(ie);
+    return "http://" + serviceName(ie) + "." + ie.getMetadata().getNamespace() + ".svc:" + port(ie);
   }
 
   static int port(InferenceEndpoint ie) {
@@ -238,7 +244,7 @@ public final class EndpointModel {
   public static Service service(InferenceEndpoint ie) {
     return new ServiceBuilder()
         .withMetadata(new ObjectMetaBuilder()
-            .withName(name(ie))
+            .withName(serviceName(ie))
             .withNamespace(ie.getMetadata().getNamespace())
             .withLabels(labels(ie, Labels.COMPONENT_SERVER))
             .build())

@@ -141,6 +141,15 @@ public final class EndpointStatus {
             + " cannot be pulled on node " + pod.getSpec().getNodeName() + " (" + waiting + ": "
             + server.get().getState().getWaiting().getMessage() + "): check spec.image and spec.imagePullSecrets"));
       }
+      Optional<ContainerStatus> helperPull = pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
+          ? Optional.empty()
+          : pod.getStatus().getInitContainerStatuses().stream()
+              .filter(c -> waitingReason(c) != null && PULL_FAILURES.contains(waitingReason(c))).findFirst();
+      if (helperPull.isPresent()) {
+        return Optional.of(new Problem("HelperImageUnavailable", "the " + helperPull.get().getName()
+            + " init container's image " + helperPull.get().getImage() + " cannot be pulled on node "
+            + pod.getSpec().getNodeName() + ": check the operator's --helper-image setting and that the nodes can pull it"));
+      }
       Optional<ContainerStatus> fetch = ColdStarts.status(pod.getStatus() == null ? null
           : pod.getStatus().getInitContainerStatuses(), Labels.CONTAINER_FETCH_MODEL);
       Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
@@ -171,14 +180,15 @@ public final class EndpointStatus {
   private static Optional<String> failure(ContainerStatus fetch) {
     var last = fetch.getLastState() == null ? null : fetch.getLastState().getTerminated();
     var now = fetch.getState() == null ? null : fetch.getState().getTerminated();
+    if (now != null && Integer.valueOf(0).equals(now.getExitCode())) {
+      return Optional.empty(); // the latest run completed
+    }
     var failed = now != null && now.getExitCode() != null && now.getExitCode() != 0 ? now
         : last != null && last.getExitCode() != null && last.getExitCode() != 0 ? last : null;
     if (failed == null) {
       return Optional.empty();
     }
-    String message = failed.getMessage() == null || failed.getMessage().isBlank()
-        ? "exit code " + failed.getExitCode() : failed.getMessage().strip();
-    return Optional.of(message);
+    return Optional.of(ColdStarts.downloadError(failed.getMessage()).orElse("exit code " + failed.getExitCode()));
   }
 
   private static Optional<String> unschedulableMessage(Pod pod) {
