@@ -4,13 +4,13 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
+import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
 import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
-import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HTTPGetActionBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -178,7 +178,7 @@ public final class EndpointModel {
         .withImage(helpers.image())
         .withImagePullPolicy("IfNotPresent")
         .withArgs("gate", "--kind=model", "--url=" + helpers.gateUrl(), "--timeout=" + ie.getSpec().gateTimeout())
-        .withEnv(downwardApi())
+        .withEnv(DownwardApi.podIdentity())
         .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx24m", null))
         .withResources(new ResourceRequirementsBuilder()
             .addToRequests("cpu", new Quantity("10m"))
@@ -218,16 +218,6 @@ public final class EndpointModel {
   static String modelPath(InferenceEndpoint ie) {
     String path = ie.getSpec().getModel() == null ? null : ie.getSpec().getModel().getPath();
     return path == null ? "/models/model" : path;
-  }
-
-  private static List<EnvVar> downwardApi() {
-    return List.of(field("POD_NAMESPACE", "metadata.namespace"), field("POD_NAME", "metadata.name"),
-        field("POD_UID", "metadata.uid"), field("NODE_NAME", "spec.nodeName"));
-  }
-
-  private static EnvVar field(String name, String path) {
-    return new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef().withFieldPath(path).endFieldRef()
-        .endValueFrom().build();
   }
 
   private static SecurityContext restricted() {

@@ -2,6 +2,7 @@ package dev.warmstart.imagecache;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.kube.Labels;
+import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -13,16 +14,16 @@ public class CacheDaemonSet extends CRUDKubernetesDependentResource<DaemonSet, I
   static final String SELECTOR = Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + ","
       + Labels.COMPONENT + "=" + CacheDaemonSetModel.COMPONENT;
 
-  private final String helperImage;
+  private final HelperSettings helpers;
 
-  public CacheDaemonSet(String helperImage) {
+  public CacheDaemonSet(HelperSettings helpers) {
     super(DaemonSet.class);
-    this.helperImage = helperImage;
+    this.helpers = helpers;
   }
 
   @Override
   protected DaemonSet desired(ImageCache cache, Context<ImageCache> context) {
-    return CacheDaemonSetModel.desired(cache, helperImage);
+    return CacheDaemonSetModel.desired(cache, helpers);
   }
 
   /** Watch only our own DaemonSets, not every DaemonSet of the cluster. */

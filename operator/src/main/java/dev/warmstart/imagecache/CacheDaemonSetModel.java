@@ -2,6 +2,8 @@ package dev.warmstart.imagecache;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
+import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
@@ -36,8 +38,9 @@ public final class CacheDaemonSetModel {
   /** A non-root UID outside the range images usually allocate. */
   static final long RUN_AS = 65532L;
   /** Keep the helper JVM small: it only writes a few hundred bytes. */
-  static final String HELPER_JVM_OPTIONS =
-      "-XX:+UseSerialGC -Xmx16m -Xss256k -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto";
+  static final String HELPER_JVM_OPTIONS = HelperSettings.JVM_OPTIONS + " -Xmx24m";
+  /** How long a pre-pull yields to model downloads before it pulls anyway. */
+  static final String PREPULL_GATE_TIMEOUT = "30m";
 
   private CacheDaemonSetModel() {}
 
@@ -65,7 +68,8 @@ public final class CacheDaemonSetModel {
     return labels;
   }
 
-  public static DaemonSet desired(ImageCache cache, String helperImage) {
+  public static DaemonSet desired(ImageCache cache, HelperSettings helpers) {
+    String helperImage = helpers.image();
     ImageCacheSpec spec = cache.getSpec();
     List<Container> containers = new ArrayList<>();
     for (String image : spec.getImages()) {
@@ -83,7 +87,8 @@ public final class CacheDaemonSetModel {
           .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).withReadOnly(true).endVolumeMount()
           .build());
     }
-    Container installPause = new ContainerBuilder()
+    List<Container> init = new ArrayList<>();
+    init.add(new ContainerBuilder()
         .withName(INSTALL_PAUSE)
         .withImage(helperImage)
         .withImagePullPolicy("IfNotPresent")
@@ -96,7 +101,25 @@ public final class CacheDaemonSetModel {
             .build())
         .withSecurityContext(restricted())
         .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).endVolumeMount()
-        .build();
+        .build());
+    if (helpers.gateEnabled()) {
+      // Init containers finish before the kubelet pulls the images: a pre-pull waits here while a
+      // model download has the node's link, unless a serving pod waiting on that node needs it.
+      init.add(new ContainerBuilder()
+          .withName(Labels.CONTAINER_GATE)
+          .withImage(helperImage)
+          .withImagePullPolicy("IfNotPresent")
+          .withArgs("gate", "--kind=prepull", "--url=" + helpers.gateUrl(), "--timeout=" + PREPULL_GATE_TIMEOUT)
+          .withEnv(DownwardApi.podIdentity())
+          .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(HELPER_JVM_OPTIONS).endEnv()
+          .withResources(new ResourceRequirementsBuilder()
+              .addToRequests("cpu", new Quantity("10m"))
+              .addToRequests("memory", new Quantity("48Mi"))
+              .addToLimits("memory", new Quantity("96Mi"))
+              .build())
+          .withSecurityContext(restricted())
+          .build());
+    }
 
     var podSpec = new DaemonSetBuilder()
         .withNewMetadata()
@@ -135,7 +158,7 @@ public final class CacheDaemonSetModel {
                   : new AffinityBuilder().withNodeAffinity(spec.getNodeAffinity()).build())
               .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
-              .withInitContainers(installPause)
+              .withInitContainers(init)
               .withContainers(containers)
               .addNewVolume()
                 .withName(BIN_VOLUME)

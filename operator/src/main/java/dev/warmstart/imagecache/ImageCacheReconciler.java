@@ -5,6 +5,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.Labels;
+import dev.warmstart.operator.HelperSettings;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -48,8 +49,8 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
   private final CacheMetrics metrics;
   private final Clock clock;
 
-  public ImageCacheReconciler(String helperImage, EventRecorder events, CacheMetrics metrics, Clock clock) {
-    this.daemonSet = new CacheDaemonSet(helperImage);
+  public ImageCacheReconciler(HelperSettings helpers, EventRecorder events, CacheMetrics metrics, Clock clock) {
+    this.daemonSet = new CacheDaemonSet(helpers);
     this.events = events;
     this.metrics = metrics;
     this.clock = clock;

@@ -85,7 +85,7 @@ public class OperatorCommand implements Callable<Integer> {
     });
     EventRecorder events = new EventRecorder(client, clock, identity);
     HelperSettings helpers = new HelperSettings(helperImage, gateUrl);
-    operator.register(new ImageCacheReconciler(helperImage, events, new CacheMetrics(registry), clock),
+    operator.register(new ImageCacheReconciler(helpers, events, new CacheMetrics(registry), clock),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
     operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));

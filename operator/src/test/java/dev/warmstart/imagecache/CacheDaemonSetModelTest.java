@@ -1,5 +1,7 @@
 package dev.warmstart.imagecache;
 
+import dev.warmstart.operator.HelperSettings;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.Test;
 
 class CacheDaemonSetModelTest {
   static final String HELPER = "ghcr.io/warmstart/warmstart:0.1.0";
+  static final HelperSettings HELPERS = new HelperSettings(HELPER, null);
   private static final Pattern DNS1123_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   /** A label value: at most 63 characters, alphanumeric at both ends. */
   private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
@@ -72,7 +75,7 @@ class CacheDaemonSetModelTest {
 
   @Test
   void basicMatchesGoldenFile() {
-    DaemonSet actual = CacheDaemonSetModel.desired(basic(), HELPER);
+    DaemonSet actual = CacheDaemonSetModel.desired(basic(), HELPERS);
     String actualYaml = Serialization.asYaml(actual);
     DaemonSet expected = load("out-basic.yaml", DaemonSet.class);
     // Compare parsed objects: key order, quoting and comments in the golden file do not matter.
@@ -83,14 +86,14 @@ class CacheDaemonSetModelTest {
 
   @Test
   void desiredIsDeterministic() {
-    assertEquals(CacheDaemonSetModel.desired(basic(), HELPER), CacheDaemonSetModel.desired(basic(), HELPER));
+    assertEquals(CacheDaemonSetModel.desired(basic(), HELPERS), CacheDaemonSetModel.desired(basic(), HELPERS));
   }
 
   // ---------------------------------------------------------------- pod security
 
   @Test
   void restrictedPodSecurityOnEveryContainer() {
-    PodSpec pod = CacheDaemonSetModel.desired(basic(), HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(basic(), HELPERS).getSpec().getTemplate().getSpec();
     PodSecurityContext podSecurity = pod.getSecurityContext();
     assertNotNull(podSecurity, "pod securityContext");
     assertEquals(Boolean.TRUE, podSecurity.getRunAsNonRoot(), "runAsNonRoot at pod level");
@@ -124,7 +127,7 @@ class CacheDaemonSetModelTest {
 
   @Test
   void noServiceAccountToken() {
-    PodSpec pod = CacheDaemonSetModel.desired(basic(), HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(basic(), HELPERS).getSpec().getTemplate().getSpec();
     assertEquals(Boolean.FALSE, pod.getAutomountServiceAccountToken());
   }
 
@@ -133,7 +136,7 @@ class CacheDaemonSetModelTest {
   @Test
   void eachImageRunsThePauseBinary() {
     ImageCache cache = basic();
-    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPERS).getSpec().getTemplate().getSpec();
     assertEquals(cache.getSpec().getImages(), pod.getContainers().stream().map(Container::getImage).toList(),
         "one container per image, in spec order");
     for (Container c : pod.getContainers()) {
@@ -157,7 +160,7 @@ class CacheDaemonSetModelTest {
   void schedulingAndPullSecretsAreCopied() {
     ImageCache cache = basic();
     ImageCacheSpec spec = cache.getSpec();
-    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPERS).getSpec().getTemplate().getSpec();
     assertEquals(Map.of("karpenter.sh/nodepool", "gpu"), pod.getNodeSelector());
     assertEquals(spec.getTolerations(), pod.getTolerations());
     assertEquals(2, pod.getTolerations().size());
@@ -170,7 +173,7 @@ class CacheDaemonSetModelTest {
 
   @Test
   void emptySchedulingFieldsAreLeftOut() {
-    PodSpec pod = CacheDaemonSetModel.desired(cache("c", "ubuntu"), HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(cache("c", "ubuntu"), HELPERS).getSpec().getTemplate().getSpec();
     assertTrue(pod.getNodeSelector() == null || pod.getNodeSelector().isEmpty());
     assertTrue(pod.getTolerations() == null || pod.getTolerations().isEmpty());
     assertTrue(pod.getImagePullSecrets() == null || pod.getImagePullSecrets().isEmpty());
@@ -179,7 +182,7 @@ class CacheDaemonSetModelTest {
 
   @Test
   void updatesSurgeSoImagesStayPinned() {
-    var strategy = CacheDaemonSetModel.desired(basic(), HELPER).getSpec().getUpdateStrategy();
+    var strategy = CacheDaemonSetModel.desired(basic(), HELPERS).getSpec().getUpdateStrategy();
     assertEquals("RollingUpdate", strategy.getType());
     IntOrString maxUnavailable = strategy.getRollingUpdate().getMaxUnavailable();
     assertTrue(Integer.valueOf(0).equals(maxUnavailable.getIntVal()) || "0".equals(maxUnavailable.getStrVal())
@@ -195,7 +198,7 @@ class CacheDaemonSetModelTest {
   @Test
   void podsAreSeenByTheOperatorAndFindTheirImageCache() {
     ImageCache cache = basic();
-    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPER);
+    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPERS);
     var template = ds.getSpec().getTemplate().getMetadata();
     assertEquals("ml", ds.getMetadata().getNamespace());
     assertEquals("imagecache-serving-images", ds.getMetadata().getName());
@@ -229,7 +232,7 @@ class CacheDaemonSetModelTest {
   void longestNameGivesValidDaemonSetNameAndLabels() {
     ImageCache cache = cache(longName('a'), "ubuntu");
     assertEquals(253, cache.getMetadata().getName().length());
-    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPER);
+    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPERS);
     assertLabel(ds.getMetadata().getName());
     Map<String, String> selector = ds.getSpec().getSelector().getMatchLabels();
     assertFalse(selector.isEmpty());
@@ -247,8 +250,8 @@ class CacheDaemonSetModelTest {
 
   @Test
   void longNamesDifferingAtTheEndGetDifferentDaemonSets() {
-    DaemonSet a = CacheDaemonSetModel.desired(cache(longName('a'), "ubuntu"), HELPER);
-    DaemonSet b = CacheDaemonSetModel.desired(cache(longName('b'), "ubuntu"), HELPER);
+    DaemonSet a = CacheDaemonSetModel.desired(cache(longName('a'), "ubuntu"), HELPERS);
+    DaemonSet b = CacheDaemonSetModel.desired(cache(longName('b'), "ubuntu"), HELPERS);
     assertNotEquals(a.getMetadata().getName(), b.getMetadata().getName());
     assertNotEquals(a.getSpec().getSelector().getMatchLabels(), b.getSpec().getSelector().getMatchLabels(),
         "one cache's selector must not select the other's pods");
@@ -270,7 +273,7 @@ class CacheDaemonSetModelTest {
         "ghcr.io/org/a__b.c-d:latest",
         "install-pause");
     ImageCache cache = cache("c", images.toArray(String[]::new));
-    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPER).getSpec().getTemplate().getSpec();
+    PodSpec pod = CacheDaemonSetModel.desired(cache, HELPERS).getSpec().getTemplate().getSpec();
     Set<String> names = new HashSet<>();
     allContainers(pod).forEach(c -> {
       assertLabel(c.getName());

@@ -1,5 +1,7 @@
 package dev.warmstart.imagecache;
 
+import dev.warmstart.operator.HelperSettings;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -43,6 +45,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Status of an ImageCache from pods as the kubelet reports them. */
 class CacheStatusTest {
   static final String HELPER = "ghcr.io/warmstart/warmstart:0.1.0";
+  static final HelperSettings HELPERS = new HelperSettings(HELPER, null);
   static final String VLLM = "vllm/vllm-openai:v0.11.0";
   static final String SGLANG = "lmsysorg/sglang:v0.5.4";
   static final String DIGEST_A = digestOf("a");
@@ -78,7 +81,7 @@ class CacheStatusTest {
   }
 
   static DaemonSet daemonSet(ImageCache cache, long generation, Long observedGeneration, int desiredNumberScheduled) {
-    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPER);
+    DaemonSet ds = CacheDaemonSetModel.desired(cache, HELPERS);
     ds.getMetadata().setGeneration(generation);
     ds.getMetadata().setUid("0b7d3c4e-1111-2222-3333-444455556666");
     ds.setStatus(new DaemonSetStatusBuilder()
@@ -96,7 +99,7 @@ class CacheStatusTest {
 
   /** A DaemonSet pod of {@code cache}'s current template, bound to {@code node}. */
   static PodBuilder podOf(ImageCache cache, String node) {
-    DaemonSet ds = TEMPLATES.computeIfAbsent(cache, c -> CacheDaemonSetModel.desired(c, HELPER));
+    DaemonSet ds = TEMPLATES.computeIfAbsent(cache, c -> CacheDaemonSetModel.desired(c, HELPERS));
     var template = ds.getSpec().getTemplate();
     return new PodBuilder()
         .withNewMetadata()

@@ -1,0 +1,21 @@
+package dev.warmstart.kube;
+
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import java.util.List;
+
+/** Environment a helper needs to say which pod it is, filled in by the kubelet (downward API). */
+public final class DownwardApi {
+  private DownwardApi() {}
+
+  /** POD_NAMESPACE, POD_NAME, POD_UID and NODE_NAME: what the gate checks a request against. */
+  public static List<EnvVar> podIdentity() {
+    return List.of(field("POD_NAMESPACE", "metadata.namespace"), field("POD_NAME", "metadata.name"),
+        field("POD_UID", "metadata.uid"), field("NODE_NAME", "spec.nodeName"));
+  }
+
+  private static EnvVar field(String name, String path) {
+    return new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef().withFieldPath(path).endFieldRef()
+        .endValueFrom().build();
+  }
+}
