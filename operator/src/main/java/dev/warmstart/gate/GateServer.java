@@ -549,6 +549,10 @@ public final class GateServer implements AutoCloseable {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     try (exchange) {
       exchange.getResponseHeaders().set("Content-Type", "application/json");
+      if (code == 503) {
+        // Behind a Service, the retry must open a new connection to reach another replica, maybe the leader.
+        exchange.getResponseHeaders().set("Connection", "close");
+      }
       exchange.sendResponseHeaders(code, bytes.length);
       try (OutputStream out = exchange.getResponseBody()) {
         out.write(bytes);

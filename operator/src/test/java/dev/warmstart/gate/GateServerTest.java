@@ -234,6 +234,10 @@ class GateServerTest {
     Answer notLeader = ask(server, "p", GateKind.MODEL, LONG_POLL).get(5, TimeUnit.SECONDS);
     assertEquals(503, notLeader.code);
     assertEquals("NotLeader", notLeader.reason);
+    HttpResponse<String> raw = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        + GateServer.PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals("close", raw.headers().firstValue("Connection").orElse(""),
+        "a retry through a Service must be free to reach another replica");
 
     leader.set(true);
     pods.ready = false;
