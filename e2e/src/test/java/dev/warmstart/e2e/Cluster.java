@@ -70,7 +70,7 @@ final class Cluster {
     OperatorCommand command = new OperatorCommand();
     // KWOK never runs the pods, so the gate URL only has to put the gate init container in them.
     new CommandLine(command).parseArgs("--http-port=0", "--helper-image=warmstart/warmstart:e2e",
-        "--gate-url=http://127.0.0.1:8081");
+        "--gate-url=http://127.0.0.1:8081", "--gate-port=0");
     return command.start(client());
   }
 

@@ -61,7 +61,7 @@ import org.slf4j.LoggerFactory;
 public final class GateServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GateServer.class);
   public static final String PATH = "/v1/gate";
-  public static final String DENIED = "deny";
+  private static final String DENIED = "deny";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration SWEEP = Duration.ofMinutes(1);
   /** A pod that has not asked for this long has given up (its gate timed out) or is gone. */
@@ -342,21 +342,24 @@ public final class GateServer implements AutoCloseable {
     }
   }
 
-  /** Null when the claim holds; else why not, as {reason, message}. */
-  private static String[] verify(Waiter w, Pod pod) {
+  /** Why a request's claim does not hold. */
+  private record Refusal(String reason, String message) {}
+
+  /** Null when the claim holds. */
+  private static Refusal verify(Waiter w, Pod pod) {
     String who = "pod " + w.namespace + "/" + w.name;
     if (pod == null) {
-      return new String[] {"UnknownPod", "the operator knows no warmstart-managed " + who};
+      return new Refusal("UnknownPod", "the operator knows no warmstart-managed " + who);
     }
     if (!w.uid.equals(pod.getMetadata().getUid())) {
-      return new String[] {"UidMismatch", who + " does not have UID " + w.uid};
+      return new Refusal("UidMismatch", who + " does not have UID " + w.uid);
     }
     if (pod.getSpec() == null || !w.node.equals(pod.getSpec().getNodeName())) {
-      return new String[] {"WrongNode", who + " is not bound to node " + w.node};
+      return new Refusal("WrongNode", who + " is not bound to node " + w.node);
     }
     boolean rightKind = w.kind == GateKind.MODEL ? NodeSituation.isServingPod(pod) : NodeSituation.isCachePod(pod);
     if (!rightKind) {
-      return new String[] {"WrongKind", who + " may not ask for a " + w.kind.description()};
+      return new Refusal("WrongKind", who + " may not ask for a " + w.kind.description());
     }
     return null;
   }
@@ -445,17 +448,17 @@ public final class GateServer implements AutoCloseable {
   }
 
   private void refuse(Waiter w) {
-    String[] refusal = w.refusal != null ? w.refusal : verify(w, pods.get(w.namespace, w.name).orElse(null));
+    Refusal refusal = w.refusal != null ? w.refusal : verify(w, pods.get(w.namespace, w.name).orElse(null));
     if (refusal == null) {
-      refusal = new String[] {"UnknownPod", "pod " + w.namespace + "/" + w.name + " could not be verified"};
+      refusal = new Refusal("UnknownPod", "pod " + w.namespace + "/" + w.name + " could not be verified");
     }
     if (w.tracked != null) {
       forget(w);
     }
-    count(w.kind, DENIED, refusal[0]);
+    count(w.kind, DENIED, refusal.reason());
     log.info("transfer gate refused a {} request for {}/{} on node {}: {}", w.kind.description(), w.namespace,
-        w.name, w.node, refusal[1]);
-    answer(w, 403, body(null, refusal[0], refusal[1], null));
+        w.name, w.node, refusal.message());
+    answer(w, 403, body(null, refusal.reason(), refusal.message(), null));
   }
 
   private void forget(Waiter w) {
@@ -599,7 +602,7 @@ public final class GateServer implements AutoCloseable {
     Pod pod;
     Tracked tracked;
     Decision decision;
-    String[] refusal;
+    Refusal refusal;
     ScheduledFuture<?> pollEnd;
     ScheduledFuture<?> verifyEnd;
 

@@ -8,7 +8,9 @@ import dev.warmstart.imagecache.ImageCacheReconciler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
-import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import dev.warmstart.gate.GateServer;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -22,6 +24,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -31,6 +34,7 @@ import picocli.CommandLine.Option;
 @Command(name = "operator", mixinStandardHelpOptions = true,
     description = "Run the warmstart controllers against the current kubeconfig (or the in-cluster service account).")
 public class OperatorCommand implements Callable<Integer> {
+  static final String LEASE = "warmstart-operator";
   private static final Logger log = LoggerFactory.getLogger(OperatorCommand.class);
 
   @Option(names = "--namespaces", split = ",", defaultValue = "${env:WATCH_NAMESPACES}",
@@ -45,6 +49,15 @@ public class OperatorCommand implements Callable<Integer> {
       description = "URL of this operator's gate API as serving pods reach it, for example "
           + "http://warmstart-gate.warmstart.svc:8081 (env WARMSTART_GATE_URL). Without it serving pods get no gate.")
   String gateUrl;
+
+  @Option(names = "--gate-port", defaultValue = "8081",
+      description = "Port of the transfer gate API that the in-pod gate helpers call; served when --gate-url is set "
+          + "(default: ${DEFAULT-VALUE}; 0 picks a free port).")
+  int gatePort;
+
+  @Option(names = "--gate-max-transfers-per-node", defaultValue = "1",
+      description = "Bulk transfers (model downloads, image pre-pulls) allowed at once on one node (default: ${DEFAULT-VALUE}).")
+  int gateMaxTransfersPerNode;
 
   @Option(names = "--http-port", defaultValue = "8080",
       description = "Port of /metrics, /healthz and /readyz (default: ${DEFAULT-VALUE}; 0 picks a free port).")
@@ -62,7 +75,8 @@ public class OperatorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     try (Running running = start(new KubernetesClientBuilder().build())) {
       running.operator().installShutdownHook(Duration.ofSeconds(10));
-      log.info("warmstart operator running; metrics and health on :{}", running.http().port());
+      log.info("warmstart operator running; metrics and health on :{}{}", running.http().port(),
+          running.gate() == null ? ", gate off (no --gate-url)" : ", gate API on :" + running.gate().port());
       new CountDownLatch(1).await();
     }
     return 0;
@@ -75,12 +89,19 @@ public class OperatorCommand implements Callable<Integer> {
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
 
+    boolean election = leaseNamespace != null && !leaseNamespace.isBlank();
+    // Only the leader answers the gate; without election this instance is the only one.
+    AtomicBoolean leader = new AtomicBoolean(!election);
     Operator operator = new Operator(o -> {
       o.withKubernetesClient(client)
           .withMetrics(MicrometerMetrics.newPerResourceCollectingMicrometerMetricsBuilder(registry).build())
           .withCloseClientOnStop(true);
-      if (leaseNamespace != null && !leaseNamespace.isBlank()) {
-        o.withLeaderElectionConfiguration(new LeaderElectionConfiguration("warmstart-operator", leaseNamespace, identity));
+      if (election) {
+        o.withLeaderElectionConfiguration(LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE)
+            .withLeaseNamespace(leaseNamespace)
+            .withIdentity(identity)
+            .withLeaderCallbacks(new LeaderCallbacks(() -> leader.set(true), () -> leader.set(false), id -> { }))
+            .build());
       }
     });
     EventRecorder events = new EventRecorder(client, clock, identity);
@@ -92,8 +113,14 @@ public class OperatorCommand implements Callable<Integer> {
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),
         () -> operator.getRuntimeInfo().isStarted() && operator.getRuntimeInfo().allEventSourcesAreHealthy());
+    GateServer gate = null;
+    if (helpers.gateEnabled()) {
+      gate = GateServer.forCluster(client, watchedNamespaces().orElse(Set.of()), new InetSocketAddress(gatePort),
+          leader::get, registry, clock, GateServer.Settings.DEFAULTS.withMaxPerNode(gateMaxTransfersPerNode));
+      gate.start();
+    }
     operator.start();
-    return new Running(operator, http);
+    return new Running(operator, http, gate);
   }
 
   private Optional<Set<String>> watchedNamespaces() {
@@ -101,10 +128,14 @@ public class OperatorCommand implements Callable<Integer> {
         : Optional.of(Set.copyOf(namespaces));
   }
 
-  public record Running(Operator operator, HttpEndpoints http) implements AutoCloseable {
+  /** The running operator; {@code gate} is null when the gate is off. */
+  public record Running(Operator operator, HttpEndpoints http, GateServer gate) implements AutoCloseable {
     @Override
     public void close() {
       http.close();
+      if (gate != null) {
+        gate.close(); // before the operator, which closes the client the gate's informer uses
+      }
       operator.stop();
     }
   }

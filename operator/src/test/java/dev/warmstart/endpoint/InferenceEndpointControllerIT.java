@@ -51,7 +51,7 @@ class InferenceEndpointControllerIT {
     client = KubeApi.client();
     OperatorCommand command = new OperatorCommand();
     new CommandLine(command).parseArgs("--http-port=0", "--helper-image=" + HELPER,
-        "--gate-url=http://warmstart-gate.warmstart.svc:8081");
+        "--gate-url=http://warmstart-gate.warmstart.svc:8081", "--gate-port=0");
     operator = command.start(KubeApi.newClient());
   }
 
