@@ -24,6 +24,8 @@ import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -47,6 +49,14 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private final EventRecorder events;
   private final ColdStartMetrics metrics;
   private final Clock clock;
+  /** Cold starts already announced (metrics, events), newest kept; bounded so it cannot grow without end. */
+  private final Set<String> announced = Collections.newSetFromMap(Collections.synchronizedMap(
+      new LinkedHashMap<>(256, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+          return size() > 10_000;
+        }
+      }));
 
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
@@ -91,6 +101,10 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     ColdStart previousColdStart = previous == null ? null : previous.getColdStart();
     List<ColdStarts.Measured> fresh = ColdStarts.newSince(previousColdStart, pods);
     for (ColdStarts.Measured coldStart : fresh) {
+      // A reconciliation can still see the status from before the last patch: announce each cold start once.
+      if (!announced.add(ie.getMetadata().getNamespace() + "/" + coldStart.pod() + "@" + coldStart.readyAt())) {
+        continue;
+      }
       metrics.record(ie.getMetadata().getNamespace(), ie.getMetadata().getName(), coldStart);
       log.info("InferenceEndpoint {}/{}: cold start of {}", ie.getMetadata().getNamespace(), ie.getMetadata().getName(),
           coldStart.summary());

@@ -162,6 +162,8 @@ class InferenceEndpointControllerIT {
         HttpResponse.BodyHandlers.ofString()).body();
     assertTrue(metrics.contains("warmstart_coldstart_phase_seconds_sum{endpoint=\"llm\",namespace=\"" + ns
         + "\",phase=\"modelDownload\"} 77.0"), metrics);
+    assertTrue(metrics.contains("warmstart_coldstart_phase_seconds_count{endpoint=\"llm\",namespace=\"" + ns
+        + "\",phase=\"total\"} 1"), "each cold start is counted once:\n" + metrics);
   }
 
   @Test
