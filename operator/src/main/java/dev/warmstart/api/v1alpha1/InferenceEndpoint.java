@@ -17,8 +17,20 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @AdditionalPrinterColumn(name = "Ready", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.readyReplicas")
 @AdditionalPrinterColumn(name = "Cached", type = AdditionalPrinterColumn.Type.STRING,
     jsonPath = ".status.conditions[?(@.type==\"ImageCached\")].status")
-@AdditionalPrinterColumn(name = "Last-Cold-Start", type = AdditionalPrinterColumn.Type.STRING,
+@AdditionalPrinterColumn(name = "Status", type = AdditionalPrinterColumn.Type.STRING,
+    jsonPath = ".status.conditions[?(@.type==\"Ready\")].reason")
+@AdditionalPrinterColumn(name = "Cold-Start", type = AdditionalPrinterColumn.Type.STRING,
     jsonPath = ".status.coldStart.last.total")
+@AdditionalPrinterColumn(name = "Gate", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.coldStart.last.gateWait")
+@AdditionalPrinterColumn(name = "Download", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.coldStart.last.modelDownload")
+@AdditionalPrinterColumn(name = "Pull", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.coldStart.last.imagePull")
+@AdditionalPrinterColumn(name = "Server-Start", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.coldStart.last.serverStart")
+@AdditionalPrinterColumn(name = "Median", type = AdditionalPrinterColumn.Type.STRING, priority = 1,
+    jsonPath = ".status.coldStart.median.total")
 @AdditionalPrinterColumn(name = "URL", type = AdditionalPrinterColumn.Type.STRING, jsonPath = ".status.url", priority = 1)
 @AdditionalPrinterColumn(name = "Age", type = AdditionalPrinterColumn.Type.DATE, jsonPath = ".metadata.creationTimestamp")
 public class InferenceEndpoint extends CustomResource<InferenceEndpointSpec, InferenceEndpointStatus>
