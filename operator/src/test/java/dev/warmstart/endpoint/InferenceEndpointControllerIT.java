@@ -9,6 +9,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
+import dev.warmstart.testing.Await;
 import dev.warmstart.testing.KubeApi;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -29,7 +30,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
@@ -250,20 +250,6 @@ class InferenceEndpointControllerIT {
   }
 
   private static <T> T await(Supplier<T> get, Predicate<T> condition) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    T last = null;
-    while (System.nanoTime() < deadline) {
-      last = get.get();
-      if (condition.test(last)) {
-        return last;
-      }
-      try {
-        Thread.sleep(200);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
-    }
-    throw new AssertionError("condition not met within 30s; last seen: " + last);
+    return Await.until(get, condition);
   }
 }
