@@ -4,6 +4,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
+import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
 import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
@@ -20,9 +21,12 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +42,9 @@ import java.util.Map;
  */
 public final class EndpointModel {
   static final String MODEL_VOLUME = "model";
+  /** The node-local model cache (spec.model.nodeCache): a hostPath, mounted into fetch-model only. */
+  static final String MODEL_CACHE_VOLUME = "model-cache";
+  static final String MODEL_CACHE_MOUNT = "/var/lib/warmstart/model-cache";
   static final String HTTP = "http";
   static final long HELPER_UID = 65532L;
   /** Startup budget of the server after its container starts: weights load for minutes on large models. */
@@ -137,6 +144,7 @@ public final class EndpointModel {
               .withInitContainers(init)
               .withContainers(server(ie))
               .addNewVolume().withName(MODEL_VOLUME).withNewEmptyDir().endEmptyDir().endVolume()
+              .addAllToVolumes(modelCacheVolumes(ie))
             .endSpec()
           .endTemplate()
         .endSpec()
@@ -208,11 +216,52 @@ public final class EndpointModel {
         // The JSON summary it leaves here feeds the operator's cold-start accounting.
         .withTerminationMessagePolicy("File")
         .addNewVolumeMount().withName(MODEL_VOLUME).withMountPath(modelPath(ie)).endVolumeMount();
+    if (model.nodeCacheEnabled()) {
+      // The server never sees the cache: fetch-model fills the model volume from it.
+      fetch.withArgs("fetch-model", "--cache-dir=" + MODEL_CACHE_MOUNT, "--cache-max-size=" + nodeCacheMaxBytes(ie))
+          .addNewVolumeMount().withName(MODEL_CACHE_VOLUME).withMountPath(MODEL_CACHE_MOUNT).endVolumeMount()
+          // The kubelet creates the hostPath directory owned by root, mode 0755: only root may write there.
+          // Root without any capability (no DAC override) can write only where root owns the files.
+          .withSecurityContext(new SecurityContextBuilder(restricted())
+              .withRunAsNonRoot(false)
+              .withRunAsUser(0L)
+              .withRunAsGroup(0L)
+              .build());
+    }
     if (model.getCredentialsSecret() != null && !model.getCredentialsSecret().isBlank()) {
       // Only the download sees the credentials; the server never does.
       fetch.addNewEnvFrom().withNewSecretRef().withName(model.getCredentialsSecret()).endSecretRef().endEnvFrom();
     }
     return fetch.build();
+  }
+
+  /** The hostPath volume of the node cache, when spec.model.nodeCache is enabled. */
+  private static List<Volume> modelCacheVolumes(InferenceEndpoint ie) {
+    var model = ie.getSpec().getModel();
+    if (model == null || !model.nodeCacheEnabled()) {
+      return List.of();
+    }
+    String path = model.getNodeCache().getPath();
+    return List.of(new VolumeBuilder()
+        .withName(MODEL_CACHE_VOLUME)
+        .withNewHostPath()
+          .withPath(path == null || path.isBlank() ? NodeCache.DEFAULT_PATH : path)
+          .withType("DirectoryOrCreate")
+        .endHostPath()
+        .build());
+  }
+
+  /** spec.model.nodeCache.maxSize in bytes (default 500Gi). */
+  static long nodeCacheMaxBytes(InferenceEndpoint ie) {
+    Quantity size = ie.getSpec().getModel().getNodeCache().getMaxSize();
+    try {
+      if (size != null) {
+        return Quantity.getAmountInBytes(size).setScale(0, RoundingMode.DOWN).longValueExact();
+      }
+    } catch (ArithmeticException | IllegalArgumentException e) {
+      // not a quantity, or beyond 8 EiB: the default (fetch-model rejects non-positive sizes by not caching)
+    }
+    return Quantity.getAmountInBytes(new Quantity(NodeCache.DEFAULT_MAX_SIZE)).longValueExact();
   }
 
   static String modelPath(InferenceEndpoint ie) {

@@ -1,62 +1,82 @@
 package dev.warmstart.model;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InterruptedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
 
 /**
- * Writes the files of a {@link ModelSource} under a target directory, one at a time, each one safely:
- * streamed with a fixed-size buffer into a hidden temporary file in its final directory, fsynced, checked
- * against the listed size (or else the announced length) and the listed SHA-256, then renamed atomically
- * to its final name. A failed attempt deletes the temporary file, so a final name only ever holds a
- * complete, checked file. Network failures, 5xx and 429 are retried with exponential backoff; a transfer
- * that receives nothing for {@link Settings#stallTimeout()} is aborted and retried.
+ * Writes the files of a {@link ModelSource} under a target directory, fast and safely.
  *
- * <p>This is the simple, sequential version. Parallel ranged requests, resume and a node-local cache
- * come later: they fit behind {@link ModelSource#open} (ranges) and {@link #fetchFile} (resume).
+ * <p>Fast: files of known size are fetched in parts ({@link Settings#partSize()}), many at once across all
+ * files ({@link Settings#concurrency()} requests in flight, see {@link TransferPool}), each written in place
+ * into a preallocated temporary file ({@link RangedDownload}); a part that fails is retried alone with
+ * backoff, and one that stalls is cut and retried. Files of unknown size and servers that ignore Range
+ * fall back to one stream per file ({@link StreamDownload}). A restarted run resumes partial files
+ * ({@link ResumeState}) and skips files already in place.
+ *
+ * <p>Safe: each file is checked (its size always, and the best checksum the listing or the source states)
+ * before it is made durable and renamed atomically to its final name ({@link TempFile}); a corrupt file is
+ * removed, never placed. The first failure that retries do not fix stops the whole run.
  */
 final class Downloader {
 
     /**
-     * @param attempts         tries per file (and for the listing)
+     * @param attempts         tries per part (and per whole-file stream, and for the listing)
      * @param backoff          wait after the first failed try; doubles after each further one
      * @param progressInterval how often to log a progress line
      * @param stallTimeout     abort a transfer that receives no byte for this long
+     * @param concurrency      requests in flight at once, across all files
+     * @param partSize         bytes per ranged request
      */
-    record Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout) {
+    record Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
+            long partSize) {
+        /**
+         * 64 × 16 MiB: enough requests in flight to fill a 10–100 Gbps link from S3 (each connection gives
+         * some 50–100 MB/s), parts large enough that per-request latency does not count.
+         */
+        static final int DEFAULT_CONCURRENCY = 64;
+        static final long DEFAULT_PART_SIZE = 16L << 20;
+
+        Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout) {
+            this(attempts, backoff, progressInterval, stallTimeout, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE);
+        }
+
         static Settings defaults() {
-            return new Settings(3, Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(60));
+            return new Settings(5, Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(60));
+        }
+
+        Settings withConcurrency(int n) {
+            return new Settings(attempts, backoff, progressInterval, stallTimeout, n, partSize);
+        }
+
+        Settings withPartSize(long bytes) {
+            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, bytes);
         }
     }
 
-    /** What was fetched: bytes and files written, and the time taken including the listing. */
+    /** What was fetched: bytes transferred, files now in place, and the time taken including the listing. */
     record Result(long bytes, int files, Duration elapsed) {
     }
 
-    static final String TEMP_SUFFIX = ".partial";
-    private static final int BUFFER_SIZE = 1 << 20;
+    static final String TEMP_SUFFIX = TempFile.SUFFIX;
 
     private final Path root;
     private final Log log;
     private final Settings settings;
+    /** Free bytes on the volume holding a path (0 if unknown); tests replace it. */
+    ToLongFunction<Path> freeSpace = Downloader::usableSpace;
 
     Downloader(Path root, Log log, Settings settings) {
         this.root = root.toAbsolutePath().normalize();
@@ -66,7 +86,8 @@ final class Downloader {
 
     Result fetch(ModelSource source) throws IOException {
         long start = System.nanoTime();
-        List<RemoteFile> files = withRetries("listing " + source.displayUri(), source::list);
+        List<RemoteFile> files = new Retries(settings, log, () -> false)
+                .call("listing " + source.displayUri(), source::list);
         List<Path> targets = plan(files);
         long known = files.stream().filter(RemoteFile::sizeKnown).mapToLong(RemoteFile::size).sum();
         long unknown = files.stream().filter(f -> !f.sizeKnown()).count();
@@ -78,27 +99,50 @@ final class Downloader {
             throw new FetchException("cannot create the target directory " + root + ": " + describe(e)
                     + ": check the model volume's mount and permissions", false, e);
         }
+        checkSpace(files, targets);
 
         Progress progress = new Progress(log, files);
-        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "fetch-model-timer");
-            t.setDaemon(true);
-            return t;
-        });
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(TransferPool.threads("fetch-model-timer"));
         long interval = settings.progressInterval().toMillis();
         timer.scheduleAtFixedRate(progress::report, interval, interval, TimeUnit.MILLISECONDS);
-        try {
-            long bytes = 0;
+        // Coordinators only wait, check and rename; the transfers run in the pool's slots.
+        ExecutorService coordinators = Executors.newFixedThreadPool(Math.min(files.size(), settings.concurrency()),
+                TransferPool.threads("fetch-model-file"));
+        try (TransferPool pool = new TransferPool(settings.concurrency(), settings.stallTimeout(), timer)) {
+            Retries retries = new Retries(settings, log, pool::aborted);
+            List<Future<?>> running = new ArrayList<>();
             for (int i = 0; i < files.size(); i++) {
-                RemoteFile file = files.get(i);
-                Path target = targets.get(i);
-                bytes += withRetries("downloading '" + TargetPaths.printable(file.path()) + "'",
-                        () -> fetchFile(source, file, target, progress, timer));
-                progress.fileDone();
+                FileFetch fetch = new FileFetch(source, files.get(i), targets.get(i), settings, log, progress, pool,
+                        retries);
+                running.add(coordinators.submit(() -> {
+                    try {
+                        fetch.run();
+                        progress.fileDone();
+                    } catch (IOException e) {
+                        pool.abort(e);
+                    } catch (RuntimeException e) {
+                        pool.abort(new IOException("internal error: " + describe(e), e));
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : running) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    pool.abort(new IOException(describe(e.getCause()), e.getCause()));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    pool.abort(new java.io.InterruptedIOException("interrupted"));
+                }
+            }
+            if (pool.failure() != null) {
+                throw pool.failure();
             }
             progress.finish();
-            return new Result(bytes, files.size(), Duration.ofNanos(System.nanoTime() - start));
+            return new Result(progress.transferred(), files.size(), Duration.ofNanos(System.nanoTime() - start));
         } finally {
+            coordinators.shutdownNow();
             timer.shutdownNow();
         }
     }
@@ -117,147 +161,54 @@ final class Downloader {
             }
             targets.add(p);
         }
+        // A file and a directory of the same name cannot both exist: say so before writing either.
+        for (int i = 0; i < files.size(); i++) {
+            for (Path dir = targets.get(i).getParent(); dir != null && !dir.equals(root); dir = dir.getParent()) {
+                if (seen.contains(dir)) {
+                    throw FetchException.fatal("the listing has both '" + TargetPaths.printable(root.relativize(dir)
+                            .toString().replace('\\', '/')) + "' and '" + TargetPaths.printable(files.get(i).path())
+                            + "': one path cannot be a file and a directory");
+                }
+            }
+        }
         return targets;
     }
 
-    /** One attempt at one file; returns its size. */
-    private long fetchFile(ModelSource source, RemoteFile file, Path target, Progress progress,
-            ScheduledExecutorService timer) throws IOException {
-        Path dir = target.getParent();
-        Path temp = dir.resolve("." + target.getFileName() + TEMP_SUFFIX);
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw localFailure(file, dir, e);
+    /**
+     * Fails early, rather than at 90 %, when the volume cannot hold what is left to fetch (files in place and
+     * parts on disk from an earlier run do not count). Sizes the listing does not give are not counted.
+     */
+    private void checkSpace(List<RemoteFile> files, List<Path> targets) throws FetchException {
+        long needed = 0;
+        for (int i = 0; i < files.size(); i++) {
+            RemoteFile f = files.get(i);
+            Path target = targets.get(i);
+            if (!f.sizeKnown() || (Files.isRegularFile(target) && sizeOf(target) == f.size())) {
+                continue;
+            }
+            ResumeState saved = ResumeState.load(TempFile.pathFor(target), settings.partSize());
+            needed += f.size() - (saved != null && saved.plan().size() == f.size() ? saved.doneBytes() : 0);
         }
-        long written = 0;
-        boolean done = false;
-        try (ModelSource.Body body = source.open(file);
-             FileChannel out = openTemp(file, temp)) {
-            long expected = file.sizeKnown() ? file.size() : body.length();
-            if (!file.sizeKnown() && expected >= 0) {
-                progress.sizeLearned(file.path(), expected);
-            }
-            MessageDigest sha256 = file.sha256() != null ? sha256() : null;
-            StallGuard guard = new StallGuard(body);
-            var check = timer.scheduleWithFixedDelay(guard::check, 1, 1, TimeUnit.SECONDS);
-            try {
-                byte[] buffer = new byte[BUFFER_SIZE];
-                ByteBuffer wrapped = ByteBuffer.wrap(buffer);
-                InputStream in = body.stream();
-                while (true) {
-                    int n;
-                    try {
-                        n = in.read(buffer);
-                    } catch (IOException e) {
-                        if (e instanceof FetchException) {
-                            throw e;
-                        }
-                        String at = "'" + TargetPaths.printable(file.path()) + "': the transfer broke after " + written
-                                + (expected >= 0 ? " of " + expected : "") + " bytes: ";
-                        throw new IOException(at + (guard.stalled ? "no data received for "
-                                + seconds(settings.stallTimeout()) : describe(e)), e);
-                    }
-                    if (n < 0) {
-                        break;
-                    }
-                    guard.lastData = System.nanoTime();
-                    wrapped.clear().limit(n);
-                    try {
-                        while (wrapped.hasRemaining()) {
-                            out.write(wrapped);
-                        }
-                    } catch (IOException e) {
-                        throw localFailure(file, temp, e);
-                    }
-                    if (sha256 != null) {
-                        sha256.update(buffer, 0, n);
-                    }
-                    written += n;
-                    progress.add(n);
-                    if (expected >= 0 && written > expected) {
-                        throw FetchException.fatal("'" + TargetPaths.printable(file.path())
-                                + "': received more than the " + expected
-                                + " bytes expected; did the file change during the download? Run again.");
-                    }
-                }
-            } finally {
-                check.cancel(false);
-            }
-            if (guard.stalled) { // the aborted stream may have ended as if complete
-                throw new IOException("'" + TargetPaths.printable(file.path()) + "': no data received for "
-                        + seconds(settings.stallTimeout()) + "; aborted the transfer");
-            }
-            if (expected >= 0 && written != expected) {
-                throw new IOException("'" + TargetPaths.printable(file.path()) + "': got " + written + " of "
-                        + expected + " bytes; the connection ended early");
-            }
-            if (sha256 != null) {
-                String actual = HexFormat.of().formatHex(sha256.digest());
-                if (!actual.equalsIgnoreCase(file.sha256())) {
-                    throw FetchException.fatal("'" + TargetPaths.printable(file.path())
-                            + "': sha256 mismatch: the listing says " + file.sha256() + ", the download has "
-                            + actual);
-                }
-            }
-            try {
-                out.force(true);
-            } catch (IOException e) {
-                throw localFailure(file, temp, e);
-            }
+        long free = freeSpace.applyAsLong(root);
+        if (free > 0 && needed > free) {
+            throw FetchException.fatal("not enough space in " + root + ": the model needs " + Progress.bytes(needed)
+                    + " more, the volume has " + Progress.bytes(free) + " free; give the model volume more space");
+        }
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static long usableSpace(Path p) {
+        try {
+            return Files.getFileStore(p).getUsableSpace();
         } catch (IOException | RuntimeException e) {
-            progress.discard(written);
-            deleteQuietly(temp);
-            throw e;
-        }
-        try {
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            done = true;
-        } catch (IOException e) {
-            throw localFailure(file, target, e);
-        } finally {
-            if (!done) {
-                progress.discard(written);
-                deleteQuietly(temp);
-            }
-        }
-        fsyncDirectory(dir);
-        return written;
-    }
-
-    private FileChannel openTemp(RemoteFile file, Path temp) throws FetchException {
-        try {
-            return FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw localFailure(file, temp, e);
-        }
-    }
-
-    /** Runs {@code call} up to {@link Settings#attempts()} times while it fails in a retryable way. */
-    <T> T withRetries(String what, IoCall<T> call) throws IOException {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return call.call();
-            } catch (IOException e) {
-                if (e instanceof InterruptedIOException || !FetchException.isRetryable(e)) {
-                    throw e;
-                }
-                if (attempt >= settings.attempts()) {
-                    throw new FetchException(what + " failed " + attempt + " times; last error: " + describe(e),
-                            false, e);
-                }
-                long base = settings.backoff().toMillis() << (attempt - 1);
-                long wait = base + ThreadLocalRandom.current().nextLong(base / 4 + 1);
-                log.info("%s: attempt %d of %d failed: %s; retrying in %.1f s", what, attempt, settings.attempts(),
-                        describe(e), wait / 1000.0);
-                try {
-                    Thread.sleep(wait);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while waiting to retry " + what);
-                }
-            }
+            return 0;
         }
     }
 
@@ -266,72 +217,11 @@ final class Downloader {
         T call() throws IOException;
     }
 
-    private static String seconds(Duration d) {
-        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() / 1000.0 + " s";
-    }
-
     static String describe(Throwable e) {
         if (e instanceof FetchException) {
             return e.getMessage();
         }
         String m = e.getMessage();
         return m == null || m.isBlank() ? e.getClass().getSimpleName() : m + " (" + e.getClass().getSimpleName() + ")";
-    }
-
-    private FetchException localFailure(RemoteFile file, Path path, IOException e) {
-        return new FetchException("cannot write '" + TargetPaths.printable(file.path()) + "' at " + path + ": "
-                + describe(e) + ": check the free space and permissions of the model volume", false, e);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** Makes the rename durable (a no-op where directories cannot be opened for sync). */
-    private static void fsyncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // best effort
-        }
-    }
-
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // the next attempt truncates it; its hidden name never shadows a final file
-        }
-    }
-
-    /** Aborts a transfer that receives nothing for the stall timeout by closing its stream. */
-    private final class StallGuard {
-        private final ModelSource.Body body;
-        volatile long lastData = System.nanoTime();
-        volatile boolean stalled;
-
-        StallGuard(ModelSource.Body body) {
-            this.body = body;
-        }
-
-        void check() {
-            if (!stalled && System.nanoTime() - lastData > settings.stallTimeout().toNanos()) {
-                stalled = true;
-                // Some streams (HttpURLConnection's) lock close() against a blocked read: close elsewhere.
-                Thread t = new Thread(() -> {
-                    try {
-                        body.close();
-                    } catch (IOException | RuntimeException ignored) {
-                        // the reader fails either way
-                    }
-                }, "fetch-model-abort");
-                t.setDaemon(true);
-                t.start();
-            }
-        }
     }
 }

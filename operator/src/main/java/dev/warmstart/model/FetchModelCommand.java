@@ -9,6 +9,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.warmstart.model.cache.CacheKey;
+import dev.warmstart.model.cache.ModelCache;
+import dev.warmstart.model.cache.Origin;
+import dev.warmstart.model.cache.Sizes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -66,12 +72,55 @@ public final class FetchModelCommand implements Callable<Integer> {
                     + HubSource.DEFAULT_ENDPOINT + ".")
     String hfEndpoint;
 
+    // ---- node-local cache (dev.warmstart.model.cache) ----
+    @Option(names = "--cache-dir", paramLabel = "DIR",
+            description = "Node-local cache shared by the pods on the node (a hostPath): each model is downloaded"
+                    + " into it once per node, under a lock, then hard-linked or copied into the target; least"
+                    + " recently used models not in use are evicted. If it is not usable, fetch-model downloads"
+                    + " without it. Default: env MODEL_CACHE_DIR; no cache when unset.")
+    Path cacheDir;
+
+    @Option(names = "--cache-max-size", paramLabel = "SIZE",
+            description = "Size limit of the cache: bytes, or a quantity like 500Gi. Default: env"
+                    + " MODEL_CACHE_MAX_SIZE, else 500Gi.")
+    String cacheMaxSize;
+    // ---- end of node-local cache options ----
+
     /** The environment; tests replace it. */
     Map<String, String> env = System.getenv();
     /** The client for https:// and hf://; tests inject one that trusts their certificate. */
     HttpClient httpClient;
     /** Retry, progress and stall timings; tests shorten them. */
     Downloader.Settings settings = Downloader.Settings.defaults();
+
+    // ---- transfers (Downloader): options that set `settings` as they are parsed ----
+    @Option(names = "--concurrency", paramLabel = "N", defaultValue = "64",
+            description = "Requests in flight at once, across all files; each fetches one part. Default: ${DEFAULT-VALUE}.")
+    void concurrency(int n) {
+        if (n < 1 || n > 1024) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--concurrency must be between 1 and 1024, not " + n);
+        }
+        settings = settings.withConcurrency(n);
+    }
+
+    @Option(names = "--part-size", paramLabel = "SIZE", defaultValue = "16Mi",
+            description = "Bytes per ranged request: bytes or a quantity like 8Mi or 64Mi, from 64Ki to 4Gi."
+                    + " Default: ${DEFAULT-VALUE}.")
+    void partSize(String size) {
+        long bytes;
+        try {
+            bytes = dev.warmstart.model.cache.Sizes.parse(size);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--part-size: " + e.getMessage());
+        }
+        if (bytes < (64 << 10) || bytes > (4L << 30)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--part-size must be between 64Ki and 4Gi, not " + size);
+        }
+        settings = settings.withPartSize(bytes);
+    }
+    // ---- end of transfer options ----
 
     @Override
     public Integer call() {
@@ -92,9 +141,15 @@ public final class FetchModelCommand implements Callable<Integer> {
             }
             try (ModelSource model = open(source.strip(), log)) {
                 log.info("fetching %s into %s", model.displayUri(), target);
-                Downloader.Result result = new Downloader(target, log, settings).fetch(model);
-                String json = TerminationLog.success(result.bytes(), result.elapsed(), result.files(),
-                        model.displayUri());
+                Path cache = cacheDir != null ? cacheDir : pathOrNull(env.get("MODEL_CACHE_DIR"));
+                String json;
+                if (cache != null) {
+                    json = fetchThroughCache(cache, model, source.strip(), target, log);
+                } else {
+                    Downloader.Result result = new Downloader(target, log, settings).fetch(model);
+                    json = TerminationLog.success(result.bytes(), result.elapsed(), result.files(),
+                            model.displayUri());
+                }
                 TerminationLog.write(termination, json, log);
                 log.info("%s", json);
                 return 0;
@@ -128,6 +183,57 @@ public final class FetchModelCommand implements Callable<Integer> {
         String scheme = colon > 0 && colon < 20 ? "'" + TargetPaths.printable(uri.substring(0, colon)) + "'" : "missing";
         throw FetchException.fatal("unsupported model URI (scheme " + scheme
                 + "): use s3://bucket/prefix/, https://host/path/file or hf://org/model[@revision]");
+    }
+
+    /** Fetches through the node-local cache; the summary says {@code "cacheHit":true} when nothing was downloaded. */
+    private String fetchThroughCache(Path cache, ModelSource model, String source, Path target, Log log)
+            throws IOException {
+        long maxBytes;
+        try {
+            maxBytes = Sizes.parse(firstNonBlank(cacheMaxSize, env.get("MODEL_CACHE_MAX_SIZE"), "500Gi"));
+        } catch (IllegalArgumentException e) {
+            log.info("node cache: --cache-max-size: %s; downloading without the cache", e.getMessage());
+            maxBytes = 0;
+        }
+        String lower = source.toLowerCase(Locale.ROOT);
+        String endpoint = lower.startsWith("s3://")
+                ? firstNonBlank(s3Endpoint, env.get("AWS_ENDPOINT_URL_S3"), env.get("AWS_ENDPOINT_URL"))
+                : lower.startsWith("hf://") ? firstNonBlank(hfEndpoint, env.get("HF_ENDPOINT")) : null;
+        Origin origin = new Origin() {
+            @Override
+            public String displayUri() {
+                return model.displayUri();
+            }
+
+            @Override
+            public String identity() {
+                return CacheKey.identity(source, endpoint);
+            }
+
+            @Override
+            public boolean immutable() {
+                return CacheKey.immutable(source);
+            }
+
+            @Override
+            public java.util.List<Listed> list() throws IOException {
+                return model.list().stream().map(f -> new Listed(f.path(), f.size(), f.sha256(), f.ref())).toList();
+            }
+
+            @Override
+            public Fetched download(Path dir) throws IOException {
+                Downloader.Result r = new Downloader(dir, log, settings).fetch(model);
+                return new Fetched(r.bytes(), r.files());
+            }
+        };
+        ModelCache.Result r = new ModelCache(cache, maxBytes, log::info).fetch(origin, target);
+        String json = TerminationLog.success(r.bytes(), r.elapsed(), r.files(), model.displayUri());
+        if (!r.hit()) {
+            return json;
+        }
+        ObjectNode summary = (ObjectNode) new ObjectMapper().readTree(json);
+        summary.put("cacheHit", true);
+        return summary.toString();
     }
 
     private Http http() {

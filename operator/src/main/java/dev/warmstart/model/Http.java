@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.StringJoiner;
 
@@ -52,12 +53,18 @@ final class Http {
      * {@code uri}'s origin.
      */
     HttpResponse<InputStream> get(URI uri, String bearerToken) throws IOException {
+        return get(uri, bearerToken, Map.of());
+    }
+
+    /** {@link #get(URI, String)} with more request headers (Range, If-Range), sent on every hop. */
+    HttpResponse<InputStream> get(URI uri, String bearerToken, Map<String, String> headers) throws IOException {
         URI current = uri;
         for (int redirects = 0; ; redirects++) {
             HttpRequest.Builder request = HttpRequest.newBuilder(current)
                     .timeout(RESPONSE_TIMEOUT)
                     .header("User-Agent", USER_AGENT)
                     .GET();
+            headers.forEach(request::header);
             if (bearerToken != null && !bearerToken.isEmpty() && sameOrigin(current, uri)) {
                 request.header("Authorization", "Bearer " + bearerToken);
             }

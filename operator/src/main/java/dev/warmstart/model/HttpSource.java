@@ -10,8 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * {@code https://host/path/file}: one file, fetched with a GET (redirects followed), named after the last
- * segment of the URL's path. Its size is the response's Content-Length when the server sends one. Also
+ * {@code https://host/path/file}: one file, fetched in byte ranges when the server serves them (else with
+ * one GET), redirects followed, named after the last segment of the URL's path. Its size comes from the
+ * first response (Content-Range, else Content-Length). Also
  * accepts {@code http://} for in-cluster servers. Query strings (presigned URLs) are used but never
  * logged.
  */
@@ -54,19 +55,31 @@ final class HttpSource implements ModelSource {
     @Override
     public Body open(RemoteFile file) throws IOException {
         HttpResponse<InputStream> response = http.get(uri, null);
-        int status = response.statusCode();
-        if (status == 200) {
+        if (response.statusCode() == 200) {
             return new Body(response.body(), response.headers().firstValueAsLong("content-length").orElse(-1));
         }
+        throw failure(response);
+    }
+
+    @Override
+    public Access access(RemoteFile file, long offset, long length) throws IOException {
+        return HttpRangedFile.access(http, uri, null, file.path(), this::failure, offset, length);
+    }
+
+    private FetchException failure(HttpResponse<InputStream> response) {
+        int status = response.statusCode();
         String detail = Http.errorDetail(response);
         String suffix = detail.isEmpty() ? "" : " (" + detail + ")";
         if (status == 404 || status == 410) {
-            throw FetchException.fatal(displayUri() + ": not found (HTTP " + status + "): check the URL" + suffix);
+            return FetchException.fatal(displayUri() + ": not found (HTTP " + status + "): check the URL" + suffix);
         }
         if (status == 401 || status == 403) {
-            throw FetchException.fatal(displayUri() + ": access denied (HTTP " + status
+            return FetchException.fatal(displayUri() + ": access denied (HTTP " + status
                     + "): the URL needs credentials, or its signature has expired" + suffix);
         }
-        throw new FetchException(displayUri() + ": HTTP " + status + suffix, Http.retryableStatus(status));
+        if (status == 416) {
+            return FetchException.fatal(displayUri() + ": the server refused the byte range (HTTP 416)" + suffix);
+        }
+        return new FetchException(displayUri() + ": HTTP " + status + suffix, Http.retryableStatus(status));
     }
 }

@@ -15,8 +15,9 @@ import java.util.regex.Pattern;
  * {@code hf://org/model[@revision]}: a model repository on the Hugging Face Hub (or a mirror at
  * {@code --hf-endpoint}). Lists with {@code GET /api/models/{repo}/revision/{revision}?blobs=true} (sizes,
  * and SHA-256 for LFS files), pins the revision to the commit the Hub reports, and downloads each file
- * with {@code GET /{repo}/resolve/{commit}/{file}}, following the Hub's redirects to its CDN. The token
- * (env HF_TOKEN) goes to the Hub's own origin only.
+ * with {@code GET /{repo}/resolve/{commit}/{file}} in byte ranges: the first range follows the Hub's
+ * redirect to its CDN, the others go straight to the CDN URL. The token (env HF_TOKEN) goes to the Hub's
+ * own origin only.
  */
 final class HubSource implements ModelSource {
     static final String DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -122,6 +123,12 @@ final class HubSource implements ModelSource {
             return new Body(response.body(), response.headers().firstValueAsLong("content-length").orElse(-1));
         }
         throw failure(response, file.path());
+    }
+
+    @Override
+    public Access access(RemoteFile file, long offset, long length) throws IOException {
+        return HttpRangedFile.access(http, URI.create(file.ref()), token, file.path(),
+                response -> failure(response, file.path()), offset, length);
     }
 
     private FetchException failure(HttpResponse<InputStream> response, String file) {

@@ -8,19 +8,26 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Counts the bytes written so far and formats the periodic progress line (bytes done of total, rate,
- * ETA). The {@link Downloader} calls {@link #report()} on a timer and {@link #finish()} at the end.
+ * Counts the bytes written so far and formats the periodic progress line (bytes done of total, rate over
+ * the last interval and on average, ETA). The {@link Downloader} calls {@link #report()} on a timer and
+ * {@link #finish()} at the end. Bytes already on disk (files in place, parts of a resumed download) count
+ * as done but not towards the rate.
  */
 final class Progress {
     private final Log log;
     private final long startNanos = System.nanoTime();
-    private final AtomicLong done = new AtomicLong();
+    /** Bytes transferred by this run (net of failed attempts). */
+    private final AtomicLong transferred = new AtomicLong();
+    /** Bytes found on disk: not transferred, but done. */
+    private final AtomicLong reused = new AtomicLong();
     /** Sum of the sizes known so far; files of unknown size add theirs when the server announces it. */
     private final AtomicLong total = new AtomicLong();
     private final AtomicInteger unknownSizes = new AtomicInteger();
     private final Map<String, Long> learned = new ConcurrentHashMap<>();
     private final AtomicInteger filesDone = new AtomicInteger();
     private final int files;
+    private long lastNanos = startNanos;
+    private long lastTransferred;
 
     Progress(Log log, Iterable<RemoteFile> listing) {
         this.log = log;
@@ -46,16 +53,25 @@ final class Progress {
     }
 
     void add(long bytes) {
-        done.addAndGet(bytes);
+        transferred.addAndGet(bytes);
     }
 
     /** Takes back the bytes of a failed attempt, so that done never counts a byte twice. */
     void discard(long bytes) {
-        done.addAndGet(-bytes);
+        transferred.addAndGet(-bytes);
+    }
+
+    /** Bytes that were already on disk. */
+    void reused(long bytes) {
+        reused.addAndGet(bytes);
     }
 
     void fileDone() {
         filesDone.incrementAndGet();
+    }
+
+    long transferred() {
+        return transferred.get();
     }
 
     Duration elapsed() {
@@ -66,31 +82,38 @@ final class Progress {
         log.info("%s", line());
     }
 
-    String line() {
-        long d = done.get();
+    /** "1.2 GiB of 15.3 GiB (7.8%), 2 of 9 files, 1.3 GiB/s (average 1.1 GiB/s), ETA 13s" */
+    synchronized String line() {
+        long now = System.nanoTime();
+        long moved = transferred.get();
+        long d = moved + reused.get();
         long t = total.get();
         boolean totalKnown = unknownSizes.get() == 0;
-        double seconds = Math.max(1e-9, elapsed().toNanos() / 1e9);
-        double rate = d / seconds;
+        double average = moved / Math.max(1e-9, (now - startNanos) / 1e9);
+        double current = (moved - lastTransferred) / Math.max(1e-9, (now - lastNanos) / 1e9);
+        lastNanos = now;
+        lastTransferred = moved;
         StringBuilder b = new StringBuilder();
         b.append(bytes(d)).append(" of ").append(totalKnown ? bytes(t) : "?");
         if (totalKnown && t > 0) {
             b.append(String.format(Locale.ROOT, " (%.1f%%)", 100.0 * d / t));
         }
         b.append(", ").append(filesDone.get()).append(" of ").append(files).append(" files, ")
-                .append(bytes((long) rate)).append("/s");
-        if (totalKnown && rate > 0 && t >= d) {
-            b.append(", ETA ").append(duration((long) Math.ceil((t - d) / rate)));
+                .append(bytes((long) Math.max(0, current))).append("/s (average ")
+                .append(bytes((long) Math.max(0, average))).append("/s)");
+        if (totalKnown && average > 0 && t >= d) {
+            b.append(", ETA ").append(duration((long) Math.ceil((t - d) / average)));
         }
         return b.toString();
     }
 
     void finish() {
         double seconds = elapsed().toNanos() / 1e9;
-        log.info("done: %d files, %s in %.1f s (%s/s)", filesDone.get(), bytes(done.get()), seconds,
-                bytes((long) (done.get() / Math.max(1e-9, seconds))));
+        long moved = transferred.get();
+        log.info("done: %d files, %s in %.1f s (%s/s)%s", filesDone.get(), bytes(moved), seconds,
+                bytes((long) (moved / Math.max(1e-9, seconds))),
+                reused.get() > 0 ? "; " + bytes(reused.get()) + " were already on disk" : "");
     }
-
     static String bytes(long n) {
         if (n < 1024) {
             return n + " B";

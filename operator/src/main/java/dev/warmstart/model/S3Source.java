@@ -7,6 +7,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -21,10 +22,13 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.ChecksumMode;
+import software.amazon.awssdk.services.s3.model.ChecksumType;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
 
 /**
  * {@code s3://bucket/prefix/}: every object under the prefix, at its path relative to the prefix
@@ -42,6 +46,10 @@ final class S3Source implements ModelSource {
     private final String key;
     private final boolean anonymous;
     private final String endpointDescription;
+    /** Whether to ask HEAD for checksums; cleared once the store refuses the header. */
+    private volatile boolean checksumMode = true;
+
+    private static final Pattern SINGLE_PART_ETAG = Pattern.compile("[0-9a-fA-F]{32}");
 
     S3Source(String uri, String endpoint, boolean pathStyle, Log log) throws FetchException {
         String rest = uri.substring("s3://".length());
@@ -68,16 +76,19 @@ final class S3Source implements ModelSource {
                         + "' is not an http(s) URL: check --s3-endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL");
             }
             builder.endpointOverride(e);
-            // Many S3-compatible stores reject the SDK's newer checksum headers (x-amz-checksum-mode, ...)
-            // with 501 NotImplemented: send them only where an operation requires them.
-            builder.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-                    .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
+            // Many S3-compatible stores reject the SDK's newer checksum headers with 501 NotImplemented:
+            // send them only where an operation requires them.
+            builder.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED);
             endpointDescription = Http.redact(e);
         } else {
             // A bucket in another region than the pod's: follow S3's redirect instead of failing.
             builder.crossRegionAccessEnabled(true);
             endpointDescription = null;
         }
+        // The Downloader checks each whole file against the checksums from HEAD; the SDK's own check is off
+        // because a ranged GET that happens to align with a multipart upload's part carries that part's
+        // checksum, which the SDK would compare with the range (aws-sdk-java-v2#5421).
+        builder.responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
         builder.region(region(log));
         AwsCredentialsProvider credentials = credentials(log);
         this.anonymous = credentials instanceof AnonymousCredentialsProvider;
@@ -170,6 +181,138 @@ final class S3Source implements ModelSource {
             throw unreachable(e);
         }
         return new Body(new SdkStream(in), sizeOrUnknown(in.response().contentLength()));
+    }
+
+    @Override
+    public Access access(RemoteFile file, long offset, long length) throws IOException {
+        String key = file.ref();
+        String what = "s3://" + bucket + "/" + key;
+        HeadObjectResponse head;
+        try {
+            head = head(key);
+        } catch (S3Exception e) {
+            throw translate(e, what);
+        } catch (SdkClientException e) {
+            throw unreachable(e);
+        }
+        if (head.contentLength() == null) {
+            return new Whole(open(file)); // a store that does not say: one stream, checked against the listing
+        }
+        return new RangedObject(key, head.contentLength(), head.eTag(), checksums(head));
+    }
+
+    /**
+     * HEAD with {@code x-amz-checksum-mode: ENABLED}, which makes S3 state the object's checksums; once a store
+     * refuses that header (some S3-compatible ones answer 400 or 501), without it.
+     */
+    private HeadObjectResponse head(String key) {
+        if (checksumMode) {
+            try {
+                return s3.headObject(r -> r.bucket(bucket).key(key).checksumMode(ChecksumMode.ENABLED));
+            } catch (S3Exception e) {
+                if (e.statusCode() != 400 && e.statusCode() != 501) {
+                    throw e;
+                }
+                checksumMode = false;
+            }
+        }
+        return s3.headObject(r -> r.bucket(bucket).key(key));
+    }
+
+    /**
+     * The whole-object checksums in a HEAD response: S3's own (only full-object ones: a multipart upload's
+     * composite checksum is over its parts' checksums) and the ETag where it is the object's MD5, which is
+     * when it was uploaded in one part without KMS or customer-key encryption.
+     */
+    private List<FileChecksum> checksums(HeadObjectResponse head) {
+        List<FileChecksum> checks = new ArrayList<>();
+        boolean composite = head.checksumType() == ChecksumType.COMPOSITE;
+        if (!composite) {
+            addBase64(checks, FileChecksum.Algorithm.CRC64NVME, head.checksumCRC64NVME());
+            addBase64(checks, FileChecksum.Algorithm.CRC32C, head.checksumCRC32C());
+            addBase64(checks, FileChecksum.Algorithm.CRC32, head.checksumCRC32());
+            addBase64(checks, FileChecksum.Algorithm.SHA256, head.checksumSHA256());
+            addBase64(checks, FileChecksum.Algorithm.SHA512, head.checksumSHA512());
+            addBase64(checks, FileChecksum.Algorithm.SHA1, head.checksumSHA1());
+            addBase64(checks, FileChecksum.Algorithm.MD5, head.checksumMD5());
+        }
+        String etag = head.eTag() == null ? "" : head.eTag().replace("\"", "").strip();
+        ServerSideEncryption sse = head.serverSideEncryption();
+        // An S3-compatible store that encrypts (MinIO, for one) need not keep the MD5 in the ETag, AES256 or not.
+        boolean plainEtag = sse == null || (sse == ServerSideEncryption.AES256 && endpointDescription == null);
+        if (SINGLE_PART_ETAG.matcher(etag).matches() && plainEtag && head.sseCustomerAlgorithm() == null) {
+            checks.add(FileChecksum.hex(FileChecksum.Algorithm.MD5, etag, "the S3 ETag"));
+        }
+        return checks;
+    }
+
+    private static void addBase64(List<FileChecksum> checks, FileChecksum.Algorithm algorithm, String value) {
+        if (value != null && !value.isBlank()) {
+            FileChecksum c = FileChecksum.base64(algorithm, value.strip(), "S3");
+            if (c != null) {
+                checks.add(c);
+            }
+        }
+    }
+
+    /** One object read in ranges, each GET conditional on the ETag seen by the HEAD. */
+    private final class RangedObject implements Ranged {
+        private final String key;
+        private final long size;
+        private final String etag;
+        private final List<FileChecksum> checksums;
+
+        RangedObject(String key, long size, String etag, List<FileChecksum> checksums) {
+            this.key = key;
+            this.size = size;
+            this.etag = etag;
+            this.checksums = List.copyOf(checksums);
+        }
+
+        @Override
+        public long size() {
+            return size;
+        }
+
+        @Override
+        public String version() {
+            return etag;
+        }
+
+        @Override
+        public List<FileChecksum> checksums() {
+            return checksums;
+        }
+
+        @Override
+        public Body open(long offset, long length) throws IOException {
+            String what = "s3://" + bucket + "/" + key;
+            ResponseInputStream<GetObjectResponse> in;
+            try {
+                in = s3.getObject(r -> {
+                    r.bucket(bucket).key(key).range("bytes=" + offset + "-" + (offset + length - 1));
+                    if (etag != null) {
+                        r.ifMatch(etag);
+                    }
+                });
+            } catch (S3Exception e) {
+                if (e.statusCode() == 412) {
+                    throw FetchException.fatal(what + " changed during the download (its ETag is no longer " + etag
+                            + "); run again to fetch the new version");
+                }
+                throw translate(e, what);
+            } catch (SdkClientException e) {
+                throw unreachable(e);
+            }
+            Long announced = in.response().contentLength();
+            if (announced != null && announced != length) {
+                in.abort();
+                throw FetchException.fatal(what + ": asked the store for " + length + " bytes at " + offset + ", it sent "
+                        + announced + (announced == size ? " (the whole object: the store does not serve byte ranges)"
+                        : ""));
+            }
+            return new Body(new SdkStream(in), length);
+        }
     }
 
     private static long sizeOrUnknown(Long size) {

@@ -16,6 +16,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.ImageCachePolicy;
+import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Container;
@@ -30,6 +31,7 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.api.model.TolerationBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -324,6 +326,86 @@ class EndpointModelTest {
     assertNotEquals(Boolean.TRUE, pod.getHostPID());
     assertNotEquals(Boolean.TRUE, pod.getHostIPC());
     assertTrue(pod.getVolumes().stream().allMatch(v -> v.getHostPath() == null), "no hostPath");
+  }
+
+  // ---------------------------------------------------------------- node cache
+
+  static InferenceEndpoint withNodeCache(String path, String maxSize) {
+    InferenceEndpoint ie = qwen();
+    NodeCache cache = new NodeCache();
+    cache.setEnabled(true);
+    if (path != null) {
+      cache.setPath(path);
+    }
+    if (maxSize != null) {
+      cache.setMaxSize(new Quantity(maxSize));
+    }
+    ie.getSpec().getModel().setNodeCache(cache);
+    return ie;
+  }
+
+  @Test
+  void nodeCacheIsAHostPathMountedIntoFetchModelOnly() {
+    PodSpec pod = podSpec(withNodeCache("/mnt/nvme/model-cache", "200Gi"));
+
+    Volume volume = pod.getVolumes().stream().filter(v -> v.getName().equals(EndpointModel.MODEL_CACHE_VOLUME))
+        .findFirst().orElseThrow(() -> new AssertionError("no cache volume in " + pod.getVolumes()));
+    assertEquals("/mnt/nvme/model-cache", volume.getHostPath().getPath());
+    assertEquals("DirectoryOrCreate", volume.getHostPath().getType());
+    Container fetch = fetchModel(pod);
+    VolumeMount mount = mountOf(fetch, EndpointModel.MODEL_CACHE_VOLUME)
+        .orElseThrow(() -> new AssertionError("fetch-model does not mount the cache"));
+    assertEquals("/var/lib/warmstart/model-cache", mount.getMountPath());
+    assertNotEquals(Boolean.TRUE, mount.getReadOnly(), "fetch-model fills the cache");
+    assertEquals(List.of("fetch-model", "--cache-dir=/var/lib/warmstart/model-cache",
+        "--cache-max-size=" + (200L << 30)), fetch.getArgs());
+    assertEquals(Optional.empty(), mountOf(server(pod), EndpointModel.MODEL_CACHE_VOLUME), "the server never sees it");
+    assertEquals(Optional.empty(), mountOf(gate(pod), EndpointModel.MODEL_CACHE_VOLUME));
+    // The server still reads its own copy from the pod's emptyDir.
+    assertEquals("/models/qwen3-8b", mountOf(server(pod), EndpointModel.MODEL_VOLUME).orElseThrow().getMountPath());
+    assertEquals(Optional.of("s3://models/qwen3-8b/"), env(fetch, "MODEL_URI"));
+  }
+
+  @Test
+  void fetchModelWritesTheNodeCacheAsRootWithoutCapabilities() {
+    PodSpec pod = podSpec(withNodeCache(null, null));
+    SecurityContext sc = fetchModel(pod).getSecurityContext();
+    // The kubelet creates the hostPath directory as root, mode 0755.
+    assertEquals(0L, sc.getRunAsUser());
+    assertEquals(Boolean.FALSE, sc.getRunAsNonRoot());
+    assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), "root without DAC override: only root's files");
+    assertTrue(sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty());
+    assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation());
+    assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem());
+    assertNotEquals(Boolean.TRUE, sc.getPrivileged());
+    assertEquals(EndpointModel.HELPER_UID, gate(pod).getSecurityContext().getRunAsUser(), "the gate is unchanged");
+  }
+
+  @Test
+  void nodeCacheDefaults() {
+    PodSpec pod = podSpec(withNodeCache(null, null));
+    assertEquals("/var/lib/warmstart/model-cache", pod.getVolumes().stream()
+        .filter(v -> v.getHostPath() != null).findFirst().orElseThrow().getHostPath().getPath());
+    assertTrue(fetchModel(pod).getArgs().contains("--cache-max-size=" + (500L << 30)), fetchModel(pod).getArgs()::toString);
+
+    InferenceEndpoint odd = withNodeCache(null, "1.5Gi");
+    assertTrue(fetchModel(podSpec(odd)).getArgs().contains("--cache-max-size=" + (3L << 29)));
+    odd.getSpec().getModel().getNodeCache().setMaxSize(null);
+    assertTrue(fetchModel(podSpec(odd)).getArgs().contains("--cache-max-size=" + (500L << 30)));
+  }
+
+  @Test
+  void nodeCacheOffMeansNoHostPathAndARestrictedDownload() {
+    for (Boolean enabled : new Boolean[] {false, null}) {
+      InferenceEndpoint ie = withNodeCache(null, null);
+      ie.getSpec().getModel().getNodeCache().setEnabled(enabled);
+      PodSpec pod = podSpec(ie);
+      assertTrue(pod.getVolumes().stream().allMatch(v -> v.getHostPath() == null), "no hostPath");
+      assertEquals(List.of("fetch-model"), fetchModel(pod).getArgs());
+      assertEquals(EndpointModel.HELPER_UID, fetchModel(pod).getSecurityContext().getRunAsUser());
+      assertEquals(EndpointModel.deployment(qwen(), HELPERS), EndpointModel.deployment(ie, HELPERS),
+          "the same pod as without nodeCache");
+    }
   }
 
   @Test

@@ -162,14 +162,66 @@ class DownloaderTest {
     }
 
     @Test
-    void localWriteFailureSaysToCheckTheVolumeAndIsNotRetried() {
-        // "a" is a file, so "a/b" cannot be created: a local failure that another try would not fix.
+    void aFileAndADirectoryOfTheSameNameAreRejectedBeforeDownloading() {
         FakeSource source = new FakeSource().file("a", new byte[1], 1).file("a/b", new byte[1], 1);
+
+        FetchException e = assertThrows(FetchException.class, () -> downloader().fetch(source));
+
+        assertEquals("the listing has both 'a' and 'a/b': one path cannot be a file and a directory", e.getMessage());
+        assertTrue(source.opens.isEmpty());
+    }
+
+    @Test
+    void localWriteFailureSaysToCheckTheVolumeAndIsNotRetried() throws IOException {
+        // "a" is a file already, so "a/b" cannot be created: a local failure that another try would not fix.
+        Files.writeString(dir.resolve("a"), "x");
+        FakeSource source = new FakeSource().file("a/b", new byte[1], 1);
 
         FetchException e = assertThrows(FetchException.class, () -> downloader().fetch(source));
 
         assertTrue(e.getMessage().startsWith("cannot write 'a/b'"), e.getMessage());
         assertTrue(e.getMessage().endsWith("check the free space and permissions of the model volume"), e.getMessage());
         assertFalse(log.toString().contains("retrying"), log.toString());
+    }
+
+    @Test
+    void notEnoughFreeSpaceFailsBeforeDownloading() {
+        FakeSource source = new FakeSource().file("a.bin", new byte[3 << 20], 3 << 20);
+        Downloader downloader = downloader();
+        downloader.freeSpace = p -> 1 << 20;
+
+        FetchException e = assertThrows(FetchException.class, () -> downloader.fetch(source));
+
+        assertTrue(e.getMessage().startsWith("not enough space in " + dir.toAbsolutePath().normalize()
+                + ": the model needs 3.0 MiB more, the volume has 1.0 MiB free"), e.getMessage());
+        assertTrue(source.opens.isEmpty());
+    }
+
+    @Test
+    void fullDiskIsSaidInOneLineAndLeavesNothing() throws IOException {
+        Path full = Path.of("/dev/full");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isWritable(full), "needs Linux's /dev/full");
+        // The temporary file points at /dev/full, where every write fails with ENOSPC.
+        Files.createSymbolicLink(dir.resolve(".a.bin" + Downloader.TEMP_SUFFIX), full);
+        FakeSource source = new FakeSource().file("a.bin", randomBytes(1000, 4), 1000);
+
+        FetchException e = assertThrows(FetchException.class, () -> downloader().fetch(source));
+
+        assertTrue(e.getMessage().startsWith("cannot write 'a.bin' at "), e.getMessage());
+        assertTrue(e.getMessage().contains(": the model volume is full (No space left on device)"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        assertEquals(1, source.opens.get("a.bin"), "not retried");
+        assertTrue(files(dir).isEmpty(), files(dir).keySet().toString());
+        assertFalse(Files.exists(dir.resolve(".a.bin" + Downloader.TEMP_SUFFIX), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void diskFullAndQuotaMessagesAreRecognised() {
+        for (String m : new String[] {"No space left on device", "Disk quota exceeded"}) {
+            FetchException e = TempFile.failure("w.bin", Path.of("/models/.w.bin.partial"), new IOException(m));
+            assertEquals("cannot write 'w.bin' at /models/.w.bin.partial: the model volume is full (" + m
+                    + "): give it more space than the model's size", e.getMessage());
+            assertFalse(e.retryable());
+        }
     }
 }

@@ -17,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,7 +32,8 @@ class FetchModelCommandTest {
 
         assertEquals(0, run.exit());
         for (String option : new String[] {"--uri", "--to", "--termination-log", "--s3-endpoint", "--s3-path-style",
-            "--hf-endpoint", "MODEL_URI", "MODEL_PATH", "HF_TOKEN", "AWS_ENDPOINT_URL_S3", "/dev/termination-log"}) {
+            "--hf-endpoint", "--concurrency", "--part-size", "MODEL_URI", "MODEL_PATH", "HF_TOKEN", "AWS_ENDPOINT_URL_S3",
+            "/dev/termination-log"}) {
             assertTrue(run.out().contains(option), option + " in\n" + run.out());
         }
     }
@@ -108,5 +110,31 @@ class FetchModelCommandTest {
             assertFalse(FetchModelCommand.parseBoolean(no), no);
         }
         assertFalse(FetchModelCommand.parseBoolean(null));
+    }
+
+    @Test
+    void transferOptionsSetTheDownloadersSettings() {
+        FetchModelCommand defaults = command();
+        run(defaults, "--to", tmp.resolve("m").toString(), "--termination-log", tmp.resolve("log").toString());
+        assertEquals(64, defaults.settings.concurrency());
+        assertEquals(16 << 20, defaults.settings.partSize());
+
+        FetchModelCommand command = command();
+        run(command, "--concurrency", "7", "--part-size", "8Mi", "--to", tmp.resolve("m").toString(),
+                "--termination-log", tmp.resolve("log").toString());
+        assertEquals(7, command.settings.concurrency());
+        assertEquals(8 << 20, command.settings.partSize());
+        assertEquals(Duration.ofSeconds(10), command.settings.stallTimeout(), "the other settings stay");
+    }
+
+    @Test
+    void transferOptionsOutOfRangeAreUsageErrors() {
+        for (String[] args : new String[][] {{"--concurrency", "0"}, {"--concurrency", "5000"}, {"--part-size", "1Ki"},
+            {"--part-size", "lots"}}) {
+            Run run = run(command(), args);
+
+            assertEquals(2, run.exit(), String.join(" ", args));
+            assertTrue(run.err().startsWith(args[0]), run.err());
+        }
     }
 }

@@ -108,13 +108,13 @@ final class FetchModelSupport {
         return json.get("error").asText();
     }
 
-    /** No temporary (hidden ".partial") file was left anywhere under {@code dir}. */
+    /** No temporary (hidden ".partial") file or resume state (".partial.state") was left anywhere under {@code dir}. */
     static void assertNoTempFiles(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;
         }
         try (Stream<Path> walk = Files.walk(dir)) {
-            assertEquals(0, walk.filter(p -> p.getFileName().toString().endsWith(Downloader.TEMP_SUFFIX)).count(),
+            assertEquals(0, walk.filter(p -> p.getFileName().toString().contains(Downloader.TEMP_SUFFIX)).count(),
                     "temporary files left under " + dir);
         }
     }

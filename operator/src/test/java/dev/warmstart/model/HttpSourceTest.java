@@ -55,6 +55,10 @@ class HttpSourceTest {
     private static final AtomicInteger truncatedRequests = new AtomicInteger();
     private static final AtomicInteger unavailableRequests = new AtomicInteger();
     private static final AtomicInteger stallingRequests = new AtomicInteger();
+    /** MODEL with byte ranges, faults on demand. */
+    private static final RangedHandler ranged = new RangedHandler(MODEL);
+    private static final RangedHandler empty = new RangedHandler(new byte[0]);
+    private static final long PART = 256 * 1024;
 
     @TempDir
     Path tmp;
@@ -133,6 +137,8 @@ class HttpSourceTest {
                 }
             }
         });
+        server.createContext("/ranged/", ranged);
+        server.createContext("/empty/", empty);
         executor = Executors.newCachedThreadPool();
         server.setExecutor(executor);
         server.start();
@@ -185,6 +191,8 @@ class HttpSourceTest {
     void paths() {
         target = tmp.resolve("model");
         terminationLog = tmp.resolve("termination-log");
+        ranged.reset();
+        empty.reset();
     }
 
     /** A command whose client trusts the test certificate. */
@@ -290,7 +298,7 @@ class HttpSourceTest {
 
         assertEquals(0, run.exit(), run.all());
         assertTrue(run.out().matches("(?s).*fetch-model: [0-9.]+ [KM]iB of 3\\.0 MiB \\([0-9.]+%\\), 0 of 1 files,"
-                + " [0-9.]+ [KM]?i?B/s, ETA [0-9]+s.*"), run.out());
+                + " [0-9.]+ [KM]?i?B/s \\(average [0-9.]+ [KM]?i?B/s\\), ETA [0-9]+s.*"), run.out());
         assertTrue(run.out().contains("fetch-model: done: 1 files, 3.0 MiB in "), run.out());
     }
 
@@ -309,5 +317,126 @@ class HttpSourceTest {
 
         assertEquals(1, run.exit(), run.all());
         assertTrue(assertError(terminationLog).contains("the URL must name a file"));
+    }
+
+    // ---- ranged, parallel downloads ----
+
+    private Run fetchRanged(String url, String... options) {
+        List<String> args = new java.util.ArrayList<>(List.of("--uri", url, "--to", target.toString(),
+                "--termination-log", terminationLog.toString(), "--part-size", "256Ki"));
+        args.addAll(List.of(options));
+        return run(trusting(), args.toArray(String[]::new));
+    }
+
+    /** The number of parts of MODEL at 256 KiB. */
+    private static int parts() {
+        return (int) ((MODEL.length + PART - 1) / PART);
+    }
+
+    @Test
+    void partsFetchedInParallelMakeTheSameBytes() throws IOException {
+        Run run = fetchRanged(base + "/ranged/model.safetensors", "--concurrency", "4");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertNoTempFiles(target);
+        assertSummary(terminationLog, MODEL.length, 1, base + "/ranged/model.safetensors");
+        assertEquals(parts(), ranged.total(), "one request per part: " + ranged.requests);
+        assertFalse(ranged.requests.containsKey("whole"), ranged.requests.toString());
+        assertTrue(ranged.maxInFlight.get() <= 4, "at most 4 at once: " + ranged.maxInFlight.get());
+    }
+
+    @Test
+    void concurrencyCapIsRespected() throws IOException {
+        ranged.delayMillis = 40;
+
+        Run run = fetchRanged(base + "/ranged/model.safetensors", "--concurrency", "3");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertEquals(3, ranged.maxInFlight.get(), "3 requests in flight at once, never more");
+    }
+
+    @Test
+    void emptyFileIsFetched() throws IOException {
+        Run run = fetchRanged(base + "/empty/empty.txt");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("empty.txt", new byte[0]), target);
+        assertSummary(terminationLog, 0, 1, base + "/empty/empty.txt");
+    }
+
+    @Test
+    void droppedAndShortPartsAreRetriedAlone() throws IOException {
+        ranged.faults = (offset, attempt) -> attempt > 1 ? RangedHandler.Fault.NONE
+                : offset == PART ? RangedHandler.Fault.DROP_MIDWAY
+                : offset == 4 * PART ? RangedHandler.Fault.SHORT_BODY
+                : RangedHandler.Fault.NONE;
+
+        Run run = fetchRanged(base + "/ranged/model.safetensors", "--concurrency", "4");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertEquals(2, ranged.count(PART, 2 * PART - 1), ranged.requests.toString());
+        assertEquals(2, ranged.count(4 * PART, 5 * PART - 1), ranged.requests.toString());
+        assertEquals(parts() + 2, ranged.total(), "the other parts once: " + ranged.requests);
+        assertTrue(run.out().contains("(bytes 1048576-1310719, part 5 of 13): attempt 1 of 3 failed:"
+                + " 'model.safetensors' (bytes 1048576-1310719, part 5 of 13): got 131072 of 262144 bytes;"
+                + " the connection ended early"), run.out());
+    }
+
+    @Test
+    void serverIgnoringRangeIsReadAsOneStream() throws IOException {
+        ranged.ignoreRange = true;
+
+        Run run = fetchRanged(base + "/ranged/model.safetensors");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertEquals(1, ranged.total());
+        assertEquals(1, ranged.requests.get("whole").get(), "the one request was answered whole");
+    }
+
+    @Test
+    void fileChangingMidDownloadIsAnErrorAndNotMixed() throws IOException {
+        ranged.faults = (offset, attempt) -> {
+            ranged.etag = "\"v2\""; // changes right after the first part was served
+            return RangedHandler.Fault.NONE;
+        };
+
+        Run run = fetchRanged(base + "/ranged/model.safetensors", "--concurrency", "2");
+
+        assertEquals(1, run.exit(), run.all());
+        assertEquals("'model.safetensors' changed during the download (the server sent the whole file for a range"
+                + " request); run again to fetch the new version", assertError(terminationLog));
+        assertFalse(Files.exists(target.resolve("model.safetensors")));
+    }
+
+    @Test
+    void restartedRunFetchesOnlyTheMissingParts() throws IOException {
+        // The first run: 5 parts, then the server fails for good (503), as if the pod were killed there.
+        ranged.failAfter = 5;
+        Run first = fetchRanged(base + "/ranged/model.safetensors", "--concurrency", "1");
+
+        assertEquals(1, first.exit(), first.all());
+        assertTrue(assertError(terminationLog).contains("(bytes 1310720-1572863, part 6 of 13) failed 3 times;"
+                + " last error: " + base + "/ranged/model.safetensors: HTTP 503 (overloaded)"), first.err());
+        assertFalse(Files.exists(target.resolve("model.safetensors")));
+        assertTrue(Files.exists(target.resolve(".model.safetensors.partial.state")));
+
+        ranged.reset();
+        Run second = fetchRanged(base + "/ranged/model.safetensors");
+
+        assertEquals(0, second.exit(), second.all());
+        assertFiles(Map.of("model.safetensors", MODEL), target);
+        assertNoTempFiles(target);
+        for (int p = 0; p < parts(); p++) {
+            long first0 = p * PART;
+            long last = Math.min(first0 + PART, MODEL.length) - 1;
+            assertEquals(p < 5 ? 0 : 1, ranged.count(first0, last), "part " + p + ": " + ranged.requests);
+        }
+        assertEquals(parts() - 5, ranged.total());
+        assertSummary(terminationLog, MODEL.length - 5 * PART, 1, base + "/ranged/model.safetensors");
+        assertTrue(second.out().contains("resuming: 5 of 13 parts (1.3 MiB) are on disk"), second.out());
     }
 }

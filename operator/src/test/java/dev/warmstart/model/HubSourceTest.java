@@ -62,6 +62,7 @@ class HubSourceTest {
     /** Authorization headers seen, as "path -> header or '-'". */
     private static final List<String> seen = Collections.synchronizedList(new ArrayList<>());
     private static final AtomicInteger badDownloads = new AtomicInteger();
+    private static final RangedHandler weights = new RangedHandler(WEIGHTS);
 
     @TempDir
     Path tmp;
@@ -81,7 +82,7 @@ class HubSourceTest {
             record(ex);
             String path = ex.getRequestURI().getPath();
             if (path.endsWith("/weights")) {
-                send(ex, 200, WEIGHTS);
+                weights.handle(ex); // byte ranges, as the Hub's CDN serves them
             } else if (path.endsWith("/bad")) {
                 badDownloads.incrementAndGet();
                 send(ex, 200, WEIGHTS);
@@ -297,5 +298,51 @@ class HubSourceTest {
         assertEquals(1, run.exit(), run.all());
         assertTrue(assertError(terminationLog).contains("write hf://org/model or hf://org/model@revision"));
         assertTrue(seen.isEmpty(), "no request: " + seen);
+    }
+
+    @Test
+    void partsGoStraightToTheCdnWithoutTheToken() throws IOException {
+        FetchModelCommand command = command();
+        command.env = Map.of("HF_ENDPOINT", hubUrl, "HF_TOKEN", TOKEN);
+        weights.reset();
+
+        Run run = run(command, "--uri", "hf://org/model", "--to", target.toString(), "--termination-log",
+                terminationLog.toString(), "--part-size", "256Ki", "--concurrency", "4");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(MODEL, target);
+        List<String> requests = List.copyOf(seen);
+        int parts = (WEIGHTS.length + 256 * 1024 - 1) / (256 * 1024);
+        assertEquals(1, requests.stream().filter(r -> r.contains("/resolve/" + COMMIT + "/model.safetensors")).count(),
+                "the Hub resolves the file once: " + requests);
+        assertTrue(requests.contains("/org/model/resolve/" + COMMIT + "/model.safetensors -> Bearer " + TOKEN));
+        assertEquals(parts, requests.stream().filter(r -> r.equals("/blobs/weights -> -")).count(),
+                "every part from the CDN, none with the token: " + requests);
+        assertEquals(parts, weights.total());
+        assertFalse(weights.requests.containsKey("whole"));
+    }
+
+    @Test
+    void expiredCdnUrlIsResolvedAgainThroughTheHub() throws IOException {
+        FetchModelCommand command = command();
+        command.env = Map.of("HF_ENDPOINT", hubUrl, "HF_TOKEN", TOKEN);
+        weights.reset();
+        long part = 256 * 1024;
+        weights.faults = (offset, attempt) -> offset == 3 * part && attempt == 1 ? RangedHandler.Fault.FORBIDDEN
+                : RangedHandler.Fault.NONE;
+
+        Run run = run(command, "--uri", "hf://org/model", "--to", target.toString(), "--termination-log",
+                terminationLog.toString(), "--part-size", "256Ki", "--concurrency", "2");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(MODEL, target);
+        List<String> requests = List.copyOf(seen);
+        // Resolved again after the CDN refused (by each part in flight until a new CDN URL is known).
+        assertTrue(requests.stream().filter(r -> r.equals("/org/model/resolve/" + COMMIT + "/model.safetensors -> Bearer "
+                + TOKEN)).count() >= 2, requests.toString());
+        assertFalse(requests.stream().anyMatch(r -> r.startsWith("/blobs/") && !r.endsWith("-> -")), requests.toString());
+        assertTrue(run.out().contains("refused the request (HTTP 403); it may have expired, asking " + hubUrl
+                + "/org/model/resolve/" + COMMIT + "/model.safetensors again"), run.out());
+        assertFalse(run.all().contains("cdn-secret"), "presigned URLs are never printed");
     }
 }

@@ -18,14 +18,29 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.gaul.s3proxy.AuthenticationType;
 import org.gaul.s3proxy.S3Proxy;
 import org.jclouds.ContextBuilder;
 import org.jclouds.blobstore.BlobStore;
 import org.jclouds.blobstore.BlobStoreContext;
+import org.jclouds.blobstore.domain.Blob;
+import org.jclouds.blobstore.options.GetOptions;
+import org.jclouds.blobstore.util.ForwardingBlobStore;
+import org.jclouds.io.MutableContentMetadata;
+import org.jclouds.io.Payload;
+import org.jclouds.io.Payloads;
+import org.jclouds.rest.AuthorizationException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,6 +57,7 @@ class S3SourceTest {
         "aws.accessKeyId", "aws.secretAccessKey", "aws.sessionToken", "aws.region", "aws.disableEc2Metadata"};
 
     private static BlobStoreContext context;
+    private static TestStore store;
     private static S3Proxy proxy;
     private static String endpoint;
     private static final Map<String, String> savedProperties = new HashMap<>();
@@ -59,8 +75,9 @@ class S3SourceTest {
         context = ContextBuilder.newBuilder("transient")
                 .credentials("unused", "unused")
                 .build(BlobStoreContext.class);
+        store = new TestStore(context.getBlobStore());
         proxy = S3Proxy.builder()
-                .blobStore(context.getBlobStore())
+                .blobStore(store)
                 .endpoint(URI.create("http://127.0.0.1:0"))
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 .build();
@@ -87,6 +104,58 @@ class S3SourceTest {
         put("single/model.gguf", randomBytes(300_000, 4));
         put("evil/ok.txt", randomBytes(10, 5));
         put("evil/../../escaped.txt", randomBytes(10, 6));
+        put("big/model.bin", BIG);
+        put("corrupt/model.bin", randomBytes(3 * MIB + 1, 8));
+    }
+
+    private static final int MIB = 1 << 20;
+    private static final byte[] BIG = randomBytes(6 * MIB + 5, 7);
+
+    /**
+     * The store behind s3proxy: counts GETs per key, corrupts what it serves under "corrupt/" (one flipped
+     * byte per response, the ETag still the MD5 of the stored bytes), and can refuse every GET after a few.
+     */
+    static final class TestStore extends ForwardingBlobStore {
+        final Map<String, AtomicInteger> gets = new ConcurrentHashMap<>();
+        final AtomicInteger served = new AtomicInteger();
+        volatile int failAfter = -1;
+
+        TestStore(BlobStore delegate) {
+            super(delegate);
+        }
+
+        int gets(String key) {
+            AtomicInteger n = gets.get(key);
+            return n == null ? 0 : n.get();
+        }
+
+        @Override
+        public Blob getBlob(String container, String name) {
+            return getBlob(container, name, GetOptions.NONE);
+        }
+
+        @Override
+        public Blob getBlob(String container, String name, GetOptions options) {
+            gets.computeIfAbsent(name, k -> new AtomicInteger()).incrementAndGet();
+            if (failAfter >= 0 && served.get() >= failAfter) {
+                throw new AuthorizationException("test: no more");
+            }
+            Blob blob = super.getBlob(container, name, options);
+            if (blob != null && name.startsWith("corrupt/")) {
+                try (InputStream in = blob.getPayload().openStream()) {
+                    byte[] bytes = in.readAllBytes();
+                    bytes[0] ^= 1;
+                    MutableContentMetadata metadata = blob.getPayload().getContentMetadata();
+                    Payload corrupted = Payloads.newByteArrayPayload(bytes);
+                    corrupted.setContentMetadata(metadata);
+                    blob.setPayload(corrupted);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            served.incrementAndGet();
+            return blob;
+        }
     }
 
     private static void put(String key, byte[] bytes) {
@@ -116,6 +185,13 @@ class S3SourceTest {
         System.setProperty("aws.disableEc2Metadata", "true");
         target = tmp.resolve("models/qwen3-8b");
         terminationLog = tmp.resolve("termination-log");
+    }
+
+    @BeforeEach
+    void resetStore() {
+        store.gets.clear();
+        store.served.set(0);
+        store.failAfter = -1;
     }
 
     @AfterEach
@@ -264,5 +340,76 @@ class S3SourceTest {
 
         assertEquals(0, run.exit(), run.all());
         assertFiles(Map.of("model.gguf", randomBytes(300_000, 4)), target);
+    }
+
+    // ---- ranged, parallel downloads ----
+
+    private Run fetch(String uri, String... options) {
+        List<String> args = new ArrayList<>(List.of("--uri", uri, "--to", target.toString(), "--s3-endpoint", endpoint,
+                "--s3-path-style", "--termination-log", terminationLog.toString()));
+        args.addAll(List.of(options));
+        return run(command(), args.toArray(String[]::new));
+    }
+
+    @Test
+    void partsFetchedInParallelMakeTheSameBytes() throws IOException {
+        Run run = fetch("s3://models/qwen/", "--part-size", "1Mi", "--concurrency", "8");
+
+        assertEquals(0, run.exit(), run.all());
+        assertFiles(MODEL, target);
+        assertNoTempFiles(target);
+        assertSummary(terminationLog, size(MODEL), MODEL.size(), "s3://models/qwen/");
+        assertEquals(6, store.gets("qwen/weights/shard 1/model-00001.safetensors"), "5 MiB + 123 B: 6 parts");
+        assertEquals(1, store.gets("qwen/tokenizer/tokenizer.json"));
+        assertEquals(0, store.gets("qwen/empty.txt"), "a 0-byte object needs no GET");
+    }
+
+    @Test
+    void corruptObjectIsAnEtagMismatchAndLeavesNoFile() throws Exception {
+        byte[] stored = randomBytes(3 * MIB + 1, 8);
+        String md5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(stored));
+
+        Run run = fetch("s3://models/corrupt/", "--part-size", "1Mi");
+
+        assertEquals(1, run.exit(), run.all());
+        String error = assertError(terminationLog);
+        assertTrue(error.startsWith("'model.bin': md5 mismatch: the S3 ETag says " + md5 + ", the download has "), error);
+        assertTrue(run.err().startsWith("fetch-model: error: 'model.bin': md5 mismatch"), run.err());
+        assertTrue(files(target).isEmpty(), "no file, final, temporary or state: " + files(target).keySet());
+    }
+
+    @Test
+    void restartedRunFetchesOnlyTheMissingParts() throws IOException {
+        store.failAfter = 3; // the store refuses every GET after 3 parts, as if the pod were killed there
+        Run first = fetch("s3://models/big/", "--part-size", "1Mi", "--concurrency", "1");
+
+        assertEquals(1, first.exit(), first.all());
+        assertTrue(assertError(terminationLog).startsWith("access denied to s3://models/big/model.bin"), first.err());
+        assertTrue(Files.exists(target.resolve(".model.bin.partial.state")));
+
+        store.failAfter = -1;
+        store.gets.clear();
+        Run second = fetch("s3://models/big/", "--part-size", "1Mi");
+
+        assertEquals(0, second.exit(), second.all());
+        assertFiles(Map.of("model.bin", BIG), target);
+        assertNoTempFiles(target);
+        assertEquals(4, store.gets("big/model.bin"), "7 parts, 3 on disk already");
+        assertSummary(terminationLog, BIG.length - 3L * MIB, 1, "s3://models/big/");
+    }
+
+    @Test
+    void secondRunFindsTheModelInPlace() throws IOException {
+        assertEquals(0, fetch("s3://models/qwen/").exit());
+        store.gets.clear();
+
+        Run again = fetch("s3://models/qwen/");
+
+        assertEquals(0, again.exit(), again.all());
+        assertFiles(MODEL, target);
+        assertTrue(store.gets.isEmpty(), "only HEADs: " + store.gets);
+        assertSummary(terminationLog, 0, MODEL.size(), "s3://models/qwen/");
+        assertTrue(again.out().contains("'weights/shard 1/model-00001.safetensors' is in place already (5.0 MiB)"),
+                again.out());
     }
 }

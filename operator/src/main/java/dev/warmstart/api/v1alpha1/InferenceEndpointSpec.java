@@ -12,6 +12,7 @@ import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.Toleration;
 import io.fabric8.kubernetes.model.annotation.SpecReplicas;
@@ -146,8 +147,57 @@ public class InferenceEndpointSpec {
     public void setUri(String uri) { this.uri = uri; }
     public String getPath() { return path; }
     public void setPath(String path) { this.path = path; }
+    @JsonPropertyDescription("Node-local cache of the weights, off by default: each node downloads a model once "
+        + "and later replicas there copy it from the node's disk. Uses a hostPath volume, which the restricted and "
+        + "baseline Pod Security levels forbid: the namespace must allow privileged pods.")
+    private NodeCache nodeCache;
+
     public String getCredentialsSecret() { return credentialsSecret; }
     public void setCredentialsSecret(String credentialsSecret) { this.credentialsSecret = credentialsSecret; }
+    public NodeCache getNodeCache() { return nodeCache; }
+    public void setNodeCache(NodeCache nodeCache) { this.nodeCache = nodeCache; }
+
+    /** Whether the weights go through the node-local cache. */
+    @JsonIgnore
+    public boolean nodeCacheEnabled() {
+      return nodeCache != null && Boolean.TRUE.equals(nodeCache.getEnabled());
+    }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class NodeCache {
+    public static final String DEFAULT_PATH = "/var/lib/warmstart/model-cache";
+    public static final String DEFAULT_MAX_SIZE = "500Gi";
+
+    @Default("false")
+    @JsonPropertyDescription("Download each model once per node into a directory on the node and fill later "
+        + "replicas' model volumes from it; concurrent downloads of one model on a node wait for the first. "
+        + "Off by default: it needs a hostPath volume (privileged Pod Security) and the download container "
+        + "then runs as root, without capabilities, to write the kubelet-created directory.")
+    private Boolean enabled = false;
+
+    @Default(DEFAULT_PATH)
+    @Size(max = 1024)
+    @Pattern("^/.+")
+    @ValidationRule(value = "!self.matches('(^|/)[.][.]?(/|$)')",
+        message = "nodeCache.path must be an absolute path without . or .. segments")
+    @JsonPropertyDescription("Absolute path of the cache directory on the node (created if missing). Shared by "
+        + "every endpoint with the same path on the node; give it a dedicated directory, since the cache "
+        + "deletes what it evicts there.")
+    private String path = DEFAULT_PATH;
+
+    @Default(DEFAULT_MAX_SIZE)
+    @JsonPropertyDescription("Size limit of the cache (for example 500Gi). When a download would exceed it, "
+        + "the least recently used models that no download is reading are evicted; a model larger than the "
+        + "limit is downloaded without the cache. Running servers keep their own copy.")
+    private Quantity maxSize = new Quantity(DEFAULT_MAX_SIZE);
+
+    public Boolean getEnabled() { return enabled; }
+    public void setEnabled(Boolean enabled) { this.enabled = enabled; }
+    public String getPath() { return path; }
+    public void setPath(String path) { this.path = path; }
+    public Quantity getMaxSize() { return maxSize; }
+    public void setMaxSize(Quantity maxSize) { this.maxSize = maxSize; }
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -1,0 +1,300 @@
+package dev.warmstart.model;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One file of known size fetched in parts, each a ranged request in a {@link TransferPool} slot, written
+ * where it belongs in the preallocated temporary file (positional writes through a small per-part buffer,
+ * so memory stays at slots × buffer whatever the part size). A part that fails is retried alone. The
+ * coordinating thread waits for the parts in file order, and meanwhile records finished parts for a
+ * resume and computes the checksum: a CRC from the CRCs the parts computed as they arrived, a digest by
+ * reading the parts back in order (from the page cache, right behind the download).
+ */
+final class RangedDownload {
+    /** Per part in flight: bytes between the socket and the file. */
+    static final int BUFFER_SIZE = 256 * 1024;
+    /** How often finished parts are made durable and recorded for a resume. */
+    private static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(2);
+
+    private final RemoteFile file;
+    private final ModelSource.Ranged source;
+    private final TempFile temp;
+    private final FileChannel channel;
+    private final PartPlan plan;
+    private final ResumeState state;
+    private final FileChecksum check;
+    private final Progress progress;
+    private final TransferPool pool;
+    private final Retries retries;
+    /** CRCs of the parts fetched by this run (the others are read back), when the checksum is a CRC. */
+    private final long[] partCrcs;
+    private final boolean[] partCrcKnown;
+    private final List<CompletableFuture<Void>> parts = new ArrayList<>();
+    /** The temporary file is worth nothing (corrupt, or its disk is full): do not keep it for a resume. */
+    private volatile boolean worthless;
+    private byte[] readBuffer;
+
+    RangedDownload(RemoteFile file, ModelSource.Ranged source, TempFile temp, FileChannel channel, ResumeState state,
+            FileChecksum check, Progress progress, TransferPool pool, Retries retries) {
+        this.file = file;
+        this.source = source;
+        this.temp = temp;
+        this.channel = channel;
+        this.plan = state.plan();
+        this.state = state;
+        this.check = check;
+        this.progress = progress;
+        this.pool = pool;
+        this.retries = retries;
+        boolean crc = check != null && check.algorithm().isCrc();
+        this.partCrcs = crc ? new long[plan.count()] : null;
+        this.partCrcKnown = crc ? new boolean[plan.count()] : null;
+    }
+
+    FileChannel channel() {
+        return channel;
+    }
+
+    /** The index of the part that starts at {@code offset} and is still missing, or -1. */
+    int missingPartAt(long offset) {
+        if (offset % plan.partSize() != 0 || offset >= plan.size()) {
+            return -1;
+        }
+        int p = (int) (offset / plan.partSize());
+        return state.isDone(p) ? -1 : p;
+    }
+
+    /** Fetches part {@code p} in the calling thread (a transfer slot), retrying it alone. */
+    void fetchPart(int p) throws IOException {
+        String what = "downloading '" + TargetPaths.printable(file.path()) + "' (" + plan.describe(p) + ")";
+        try {
+            retries.call(what, () -> {
+                attempt(p);
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            if (!(e instanceof TransferPool.Aborted)) {
+                pool.abort(e instanceof IOException io ? io : new IOException(Downloader.describe(e), e));
+            }
+            throw e;
+        }
+        state.markDone(p);
+    }
+
+    private void attempt(int p) throws IOException {
+        pool.checkNotAborted();
+        long offset = plan.offset(p);
+        long length = plan.length(p);
+        String what = "'" + TargetPaths.printable(file.path()) + "' (" + plan.describe(p) + ")";
+        Crc.Running crc = partCrcs != null ? check.algorithm().crc.start() : null;
+        long written = 0;
+        try (ModelSource.Body body = source.open(offset, length); TransferPool.Watch watch = pool.watch(body)) {
+            byte[] buffer = new byte[BUFFER_SIZE];
+            InputStream in = body.stream();
+            while (true) {
+                int n;
+                try {
+                    // One byte more than is left: a body longer than asked for shows itself.
+                    n = in.read(buffer, 0, (int) Math.min(buffer.length, length - written + 1));
+                } catch (IOException e) {
+                    pool.checkNotAborted();
+                    if (e instanceof FetchException) {
+                        throw e;
+                    }
+                    throw new IOException(what + ": the transfer broke after " + written + " of " + length + " bytes: "
+                            + (watch.stalled() ? "no data received for " + StreamDownload.seconds(pool.stallTimeout())
+                            : Downloader.describe(e)), e);
+                }
+                if (n < 0) {
+                    break;
+                }
+                watch.dataArrived();
+                if (written + n > length) {
+                    worthless = true;
+                    throw FetchException.fatal(what + ": the server sent more than the " + length + " bytes asked for");
+                }
+                write(buffer, n, offset + written);
+                if (crc != null) {
+                    crc.update(buffer, 0, n);
+                }
+                written += n;
+                progress.add(n);
+            }
+            pool.checkNotAborted();
+            if (watch.stalled()) {
+                throw new IOException(what + ": no data received for " + StreamDownload.seconds(pool.stallTimeout())
+                        + "; aborted the transfer");
+            }
+            if (written != length) {
+                throw new IOException(what + ": got " + written + " of " + length + " bytes; the connection ended early");
+            }
+        } catch (IOException | RuntimeException e) {
+            progress.discard(written);
+            throw e;
+        }
+        if (crc != null) {
+            partCrcs[p] = crc.value();
+            partCrcKnown[p] = true;
+        }
+    }
+
+    private void write(byte[] buffer, int n, long position) throws FetchException {
+        ByteBuffer b = ByteBuffer.wrap(buffer, 0, n);
+        try {
+            for (long at = position; b.hasRemaining(); ) {
+                at += channel.write(b, at);
+            }
+        } catch (IOException e) {
+            worthless = true;
+            throw TempFile.failure(file.path(), temp.path(), e);
+        }
+    }
+
+    /**
+     * Queues the parts still missing, then waits for them in order while checkpointing and hashing, and
+     * verifies the checksum. Returns with the file complete and checked.
+     */
+    void finish() throws IOException {
+        for (int p = 0; p < plan.count(); p++) {
+            int part = p;
+            parts.add(state.isDone(p) ? CompletableFuture.completedFuture(null) : pool.submit(() -> {
+                fetchPart(part);
+                return null;
+            }));
+        }
+        boolean crc = partCrcs != null;
+        FileChecksum.Hasher digest = check != null && !crc ? check.algorithm().start() : null;
+        Crc.Shifter wholePart = crc ? check.algorithm().crc.shifter(plan.partSize()) : null;
+        long combined = 0; // the CRC of no bytes, for all three CRCs
+        long nextCheckpoint = System.nanoTime() + CHECKPOINT_INTERVAL.toNanos();
+        for (int p = 0; p < plan.count(); p++) {
+            nextCheckpoint = await(parts.get(p), nextCheckpoint);
+            if (digest != null) {
+                readBack(p, digest::update);
+            }
+            if (crc) {
+                long partCrc = partCrcKnown[p] ? partCrcs[p] : readBackCrc(p);
+                Crc.Shifter shift = plan.length(p) == plan.partSize() ? wholePart
+                        : check.algorithm().crc.shifter(plan.length(p));
+                combined = shift.shift(combined) ^ partCrc;
+            }
+        }
+        byte[] actual = digest != null ? digest.result() : crc ? check.algorithm().crc.bytes(combined) : null;
+        if (actual != null && !check.matches(actual)) {
+            worthless = true;
+            FetchException e = check.mismatch(file.path(), actual);
+            pool.abort(e);
+            throw e;
+        }
+    }
+
+    /** Waits for {@code part}, recording finished parts every {@link #CHECKPOINT_INTERVAL} meanwhile. */
+    private long await(CompletableFuture<Void> part, long nextCheckpoint) throws IOException {
+        long next = nextCheckpoint;
+        while (true) {
+            long wait = next - System.nanoTime();
+            if (wait <= 0) {
+                checkpoint();
+                next = System.nanoTime() + CHECKPOINT_INTERVAL.toNanos();
+                continue;
+            }
+            try {
+                part.get(wait, TimeUnit.NANOSECONDS);
+                return next;
+            } catch (TimeoutException e) {
+                // checkpoint, then wait on
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof IOException io) {
+                    throw io;
+                }
+                if (cause instanceof Error error) {
+                    throw error;
+                }
+                throw new IOException(Downloader.describe(cause), cause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted");
+            }
+        }
+    }
+
+    /** Makes the finished parts durable and records them, so that a new process skips them. */
+    void checkpoint() throws FetchException {
+        try {
+            state.checkpoint(channel);
+        } catch (IOException e) {
+            worthless = true;
+            throw TempFile.failure(file.path(), temp.path(), e);
+        }
+    }
+
+    /**
+     * After a failure: keeps the temporary file and its state for a resume when they are worth it (the
+     * parts written are sound and the source can tell whether the file changed), else removes them.
+     */
+    void abandon() {
+        boolean keep = !worthless && state.resumable() && state.doneCount() > 0;
+        if (keep) {
+            try {
+                state.checkpoint(channel);
+            } catch (IOException e) {
+                keep = false;
+            }
+        }
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing is all that is left to do
+        }
+        if (!keep) {
+            temp.delete();
+        }
+    }
+
+    @FunctionalInterface
+    private interface Sink {
+        void accept(byte[] b, int off, int len);
+    }
+
+    /** Feeds part {@code p} from the temporary file to {@code sink} (on the coordinating thread only). */
+    private void readBack(int p, Sink sink) throws FetchException {
+        if (readBuffer == null) {
+            readBuffer = new byte[BUFFER_SIZE];
+        }
+        byte[] buffer = readBuffer;
+        ByteBuffer b = ByteBuffer.wrap(buffer);
+        long end = plan.offset(p) + plan.length(p);
+        try {
+            for (long at = plan.offset(p); at < end; ) {
+                b.clear().limit((int) Math.min(buffer.length, end - at));
+                int n = channel.read(b, at);
+                if (n < 0) {
+                    throw new IOException("the file ends at " + at + " bytes, before " + end);
+                }
+                sink.accept(buffer, 0, n);
+                at += n;
+            }
+        } catch (IOException e) {
+            worthless = true;
+            throw TempFile.failure(file.path(), temp.path(), e);
+        }
+    }
+
+    private long readBackCrc(int p) throws FetchException {
+        Crc.Running running = check.algorithm().crc.start();
+        readBack(p, running::update);
+        return running.value();
+    }
+}
