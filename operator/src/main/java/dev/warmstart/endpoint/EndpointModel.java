@@ -5,7 +5,6 @@ import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
-import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
 import dev.warmstart.operator.HelperSettings;
@@ -109,7 +108,7 @@ public final class EndpointModel {
     InferenceEndpointSpec spec = ie.getSpec();
     List<Container> init = new ArrayList<>();
     if (helpers.gateEnabled()) {
-      init.add(gate(ie, helpers));
+      init.add(helpers.gateContainer("model", spec.gateTimeout(), restricted()));
     }
     if (spec.getModel() != null) {
       init.add(fetchModel(ie, helpers));
@@ -178,23 +177,6 @@ public final class EndpointModel {
           .withReadOnly(true).build());
     }
     return server.build();
-  }
-
-  private static Container gate(InferenceEndpoint ie, HelperSettings helpers) {
-    return new ContainerBuilder()
-        .withName(Labels.CONTAINER_GATE)
-        .withImage(helpers.image())
-        .withImagePullPolicy("IfNotPresent")
-        .withArgs("gate", "--kind=model", "--url=" + helpers.gateUrl(), "--timeout=" + ie.getSpec().gateTimeout())
-        .withEnv(DownwardApi.podIdentity())
-        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx24m", null))
-        .withResources(new ResourceRequirementsBuilder()
-            .addToRequests("cpu", new Quantity("10m"))
-            .addToRequests("memory", new Quantity("48Mi"))
-            .addToLimits("memory", new Quantity("96Mi"))
-            .build())
-        .withSecurityContext(restricted())
-        .build();
   }
 
   private static Container fetchModel(InferenceEndpoint ie, HelperSettings helpers) {

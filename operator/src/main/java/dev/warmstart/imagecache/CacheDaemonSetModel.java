@@ -3,7 +3,6 @@ package dev.warmstart.imagecache;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.operator.HelperSettings;
-import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
@@ -105,20 +104,7 @@ public final class CacheDaemonSetModel {
     if (helpers.gateEnabled()) {
       // Init containers finish before the kubelet pulls the images: a pre-pull waits here while a
       // model download has the node's link, unless a serving pod waiting on that node needs it.
-      init.add(new ContainerBuilder()
-          .withName(Labels.CONTAINER_GATE)
-          .withImage(helperImage)
-          .withImagePullPolicy("IfNotPresent")
-          .withArgs("gate", "--kind=prepull", "--url=" + helpers.gateUrl(), "--timeout=" + PREPULL_GATE_TIMEOUT)
-          .withEnv(DownwardApi.podIdentity())
-          .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(HELPER_JVM_OPTIONS).endEnv()
-          .withResources(new ResourceRequirementsBuilder()
-              .addToRequests("cpu", new Quantity("10m"))
-              .addToRequests("memory", new Quantity("48Mi"))
-              .addToLimits("memory", new Quantity("96Mi"))
-              .build())
-          .withSecurityContext(restricted())
-          .build());
+      init.add(helpers.gateContainer("prepull", PREPULL_GATE_TIMEOUT, restricted()));
     }
 
     var podSpec = new DaemonSetBuilder()

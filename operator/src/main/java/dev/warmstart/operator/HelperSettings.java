@@ -1,5 +1,14 @@
 package dev.warmstart.operator;
 
+import dev.warmstart.kube.DownwardApi;
+import dev.warmstart.kube.Labels;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+
 /**
  * How the pods the operator creates reach its in-pod helpers.
  *
@@ -14,5 +23,26 @@ public record HelperSettings(String image, String gateUrl) {
 
   public boolean gateEnabled() {
     return gateUrl != null && !gateUrl.isBlank();
+  }
+
+  /**
+   * The {@code gate} init container, the same in serving pods ({@code kind} model) and cache pods
+   * ({@code kind} prepull): it knows its pod from the downward API and gives up after {@code timeout}.
+   */
+  public Container gateContainer(String kind, String timeout, SecurityContext securityContext) {
+    return new ContainerBuilder()
+        .withName(Labels.CONTAINER_GATE)
+        .withImage(image)
+        .withImagePullPolicy("IfNotPresent")
+        .withArgs("gate", "--kind=" + kind, "--url=" + gateUrl, "--timeout=" + timeout)
+        .withEnv(DownwardApi.podIdentity())
+        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", JVM_OPTIONS + " -Xmx24m", null))
+        .withResources(new ResourceRequirementsBuilder()
+            .addToRequests("cpu", new Quantity("10m"))
+            .addToRequests("memory", new Quantity("48Mi"))
+            .addToLimits("memory", new Quantity("96Mi"))
+            .build())
+        .withSecurityContext(securityContext)
+        .build();
   }
 }

@@ -11,12 +11,11 @@ import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import dev.warmstart.testing.Await;
 import dev.warmstart.testing.KubeApi;
+import dev.warmstart.testing.Pods;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
-import io.fabric8.kubernetes.api.model.PodSpecBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -210,17 +209,9 @@ class InferenceEndpointControllerIT {
   }
 
   private static Pod podOf(Deployment deployment, String node) {
-    var template = deployment.getSpec().getTemplate();
-    return new PodBuilder()
-        .withNewMetadata()
-          .withGenerateName(deployment.getMetadata().getName() + "-")
-          .withNamespace(deployment.getMetadata().getNamespace())
-          .withLabels(template.getMetadata().getLabels())
-          .withAnnotations(template.getMetadata().getAnnotations())
-        .endMetadata()
-        .withSpec(new PodSpecBuilder(template.getSpec()).withNodeName(node).build())
-        .build();
+    return Pods.fromTemplate(deployment, deployment.getSpec().getTemplate(), node);
   }
+
 
   private static io.fabric8.kubernetes.api.model.PodCondition condition(String type, Instant at) {
     return new PodConditionBuilder().withType(type).withStatus("True").withLastTransitionTime(at.toString()).build();

@@ -11,13 +11,12 @@ import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import dev.warmstart.testing.Await;
 import dev.warmstart.testing.KubeApi;
+import dev.warmstart.testing.Pods;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.PodSpecBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.TolerationBuilder;
@@ -214,17 +213,9 @@ class ImageCacheControllerIT {
 
   /** A pod as the DaemonSet controller would create it from the template, bound to a node. */
   private static Pod podOf(DaemonSet ds, String node) {
-    var template = ds.getSpec().getTemplate();
-    return new PodBuilder()
-        .withNewMetadata()
-          .withGenerateName(ds.getMetadata().getName() + "-")
-          .withNamespace(ds.getMetadata().getNamespace())
-          .withLabels(template.getMetadata().getLabels())
-          .withAnnotations(template.getMetadata().getAnnotations())
-        .endMetadata()
-        .withSpec(new PodSpecBuilder(template.getSpec()).withNodeName(node).build())
-        .build();
+    return Pods.fromTemplate(ds, ds.getSpec().getTemplate(), node);
   }
+
 
   private static ContainerStatus running(String name, String imageId) {
     return new ContainerStatusBuilder().withName(name).withImage(VLLM).withImageID(imageId).withReady(true)
