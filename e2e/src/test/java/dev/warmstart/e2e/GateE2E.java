@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
  */
 class GateE2E {
   private static final String NS = "gate-e2e";
-  private static final String IMAGE = "vllm/vllm-openai:v0.11.0";
+  /** An image no other test or example caches, so only this test's cache pods hold it. */
+  private static final String IMAGE = "warmstart-e2e/gate-test-server:1";
   private static KubernetesClient client;
   private static OperatorCommand.Running operator;
 

@@ -74,8 +74,7 @@ class ImageCacheE2E {
       // Deleting the cache removes its DaemonSet and pods (owner references, the real garbage collector).
       client.resources(ImageCache.class).inNamespace(NS).withName(NAME).delete();
       Cluster.await("cache pods gone", ImageCacheE2E::cachePods, List::isEmpty);
-      assertTrue(client.apps().daemonSets().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache")
-          .list().getItems().isEmpty());
+      assertTrue(client.apps().daemonSets().inNamespace(NS).withName("imagecache-" + NAME).get() == null);
     } finally {
       // Removed last: pods left on a deleted node wait out the pod GC's 40 s quarantine.
       client.nodes().withName(newNode).delete();
@@ -88,7 +87,8 @@ class ImageCacheE2E {
   }
 
   private static List<Pod> cachePods() {
-    return client.pods().inNamespace(NS).withLabel("app.kubernetes.io/component", "image-cache").list().getItems();
+    // Only this cache's pods: other caches in the namespace (e.g. the demo's endpoint's) are not ours.
+    return client.pods().inNamespace(NS).withLabel("warmstart.dev/image-cache", "imagecache-" + NAME).list().getItems();
   }
 
   private static Set<String> nodesWithCachePods() {
