@@ -30,11 +30,15 @@ NETNS=node
 JAR="$ROOT/operator/target/warmstart.jar"
 QUICK=0
 KEEP_LOGS=""
+TOOLS_ARG="fetch-model,awscli,rclone"
+FETCH_ARGS=""
+SKIP_CACHE=0
 
 usage() {
     cat <<EOF
 Usage: $0 [--quick] [--link-mbit N] [--conn-mbit N] [--rounds N] [--shards N] [--shard-mib N]
-          [--port N] [--netns NAME] [--jar PATH] [--keep-logs DIR]
+          [--port N] [--netns NAME] [--jar PATH] [--keep-logs DIR] [--tools LIST]
+          [--fetch-args ARGS] [--no-cache]
   --quick        4 x 64 MiB shards and 1 round: a fast check of the harness, not a measurement
   --link-mbit N  aggregate link rate, Mbit/s (default $LINK_MBIT)
   --conn-mbit N  per-connection cap, Mbit/s (default link/8)
@@ -45,6 +49,9 @@ Usage: $0 [--quick] [--link-mbit N] [--conn-mbit N] [--rounds N] [--shards N] [-
   --netns NAME   network namespace to create (default $NETNS)
   --jar PATH     warmstart jar (default operator/target/warmstart.jar; built if missing)
   --keep-logs DIR  copy each tool's output, s3proxy's log and the tc setup to DIR at exit
+  --tools LIST   comma-separated tools to run (default $TOOLS_ARG); the ratios need all three
+  --fetch-args ARGS  extra fetch-model options, e.g. "--concurrency 16" (to explore its settings)
+  --no-cache     skip the node cache runs
 EOF
 }
 
@@ -60,6 +67,9 @@ while [[ $# -gt 0 ]]; do
         --netns) NETNS=$2; shift ;;
         --jar) JAR=$2; shift ;;
         --keep-logs) KEEP_LOGS=$2; shift ;;
+        --tools) TOOLS_ARG=$2; shift ;;
+        --fetch-args) FETCH_ARGS=$2; shift ;;
+        --no-cache) SKIP_CACHE=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -339,7 +349,7 @@ tool_cmd() { # tool dest [extra fetch-model args...] -> the command, one word pe
     shift 2
     case "$tool" in
         fetch-model) printf '%s\n' env JAVA_TOOL_OPTIONS="$FETCH_JVM_OPTIONS" java -jar "$JAR" fetch-model --uri "s3://$BUCKET/$PREFIX/" --to "$dest" \
-            --termination-log "$WORK/logs/termination.json" "$@" ;;
+            --termination-log "$WORK/logs/termination.json" $FETCH_ARGS "$@" ;;
         awscli) printf '%s\n' "$AWS" --endpoint-url "$ENDPOINT" s3 cp --recursive --only-show-errors "s3://$BUCKET/$PREFIX/" "$dest/" ;;
         rclone) printf '%s\n' rclone copy -q "bench:$BUCKET/$PREFIX" "$dest" ;;
     esac
@@ -375,6 +385,12 @@ cpu_busy() { # before after -> percent
 }
 
 LIMIT_S=$((TOTAL_BYTES * 8 * 3 / (CONN_MBIT * 1000000) + 120))   # bounded even for one connection
+stamp() { # start-ns: prefix each line of stdin with the seconds since start-ns
+    python3 -u -c 'import sys, time
+t0 = int(sys.argv[1]) / 1e9
+for line in sys.stdin:
+    sys.stdout.write("%7.3f %s" % (time.time() - t0, line))' "$1"
+}
 RUN_SECONDS=""
 RUN_LEAVES=""
 RUN_CPU=""
@@ -390,7 +406,9 @@ run_tool() { # tool dest label [extra args] -> RUN_SECONDS, RUN_LEAVES, RUN_CPU
     c0=$(cpu_sample)
     t0=$(date +%s%N)
     # In the background, so that a signal to this script is handled at once (wait returns).
-    timeout -k 10 "$LIMIT_S" ip netns exec "$NETNS" "${TOOL_ENV[@]}" "${cmd[@]}" >"$WORK/logs/$label.log" 2>&1 &
+    # Each output line stamped with the seconds since the start, to see where the time goes.
+    timeout -k 10 "$LIMIT_S" ip netns exec "$NETNS" "${TOOL_ENV[@]}" "${cmd[@]}" \
+        > >(stamp "$t0" >"$WORK/logs/$label.log") 2>&1 &
     TOOL_PID=$!
     if ! wait "$TOOL_PID"; then
         TOOL_PID=""
@@ -406,7 +424,10 @@ run_tool() { # tool dest label [extra args] -> RUN_SECONDS, RUN_LEAVES, RUN_CPU
     RUN_SECONDS=$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", ns / 1e9}')
 }
 
-TOOLS=(fetch-model awscli rclone)
+IFS=, read -r -a TOOLS <<<"$TOOLS_ARG"
+for tool in "${TOOLS[@]}"; do
+    [[ $tool == fetch-model || $tool == awscli || $tool == rclone ]] || die "unknown tool '$tool' (fetch-model, awscli, rclone)"
+done
 declare -A SECS=() CPUS=()
 log "model: $FILES files, $TOTAL_BYTES bytes; $ROUNDS round(s)"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -426,7 +447,9 @@ done
 # across mounts, EXDEV). A bind mount gives the cache its own mount here too. A third fetch into
 # a directory on the cache's mount shows the hard-link path, for comparison.
 CACHE_LINE="fetch-cache: skipped (fetch-model has no --cache-dir yet)"
-if java -jar "$JAR" fetch-model --help 2>/dev/null | grep -q -- '--cache-dir'; then
+if [[ $SKIP_CACHE -eq 1 ]]; then
+    CACHE_LINE="fetch-cache: skipped (--no-cache)"
+elif java -jar "$JAR" fetch-model --help 2>/dev/null | grep -q -- '--cache-dir'; then
     mkdir -p "$WORK/cachefs" "$WORK/cachemnt"
     mount --bind "$WORK/cachefs" "$WORK/cachemnt"
     CACHE_MOUNTED=1
@@ -458,5 +481,9 @@ for tool in "${TOOLS[@]}"; do
         "$(awk -v t="${TPUT[$tool]}" -v l="$LINK_MBIT" 'BEGIN {print t * 8 / (l * 1e6)}')" "$(median <<<"${CPUS[$tool]}")"
 done
 echo "$CACHE_LINE"
-awk -v f="${TPUT[fetch-model]}" -v a="${TPUT[awscli]}" -v r="${TPUT[rclone]}" -v l="$LINK_MBIT" \
-    'BEGIN {printf "fetch: link_fraction=%.2f vs_awscli=%.2f vs_rclone=%.2f\n", f * 8 / (l * 1e6), f / a, f / r}'
+if [[ -n ${TPUT[fetch-model]:-} && -n ${TPUT[awscli]:-} && -n ${TPUT[rclone]:-} ]]; then
+    awk -v f="${TPUT[fetch-model]}" -v a="${TPUT[awscli]}" -v r="${TPUT[rclone]}" -v l="$LINK_MBIT" \
+        'BEGIN {printf "fetch: link_fraction=%.2f vs_awscli=%.2f vs_rclone=%.2f\n", f * 8 / (l * 1e6), f / a, f / r}'
+else
+    echo "fetch: ratios need all three tools (--tools $TOOLS_ARG)"
+fi

@@ -94,12 +94,24 @@ public final class FetchModelCommand implements Callable<Integer> {
     Downloader.Settings settings = Downloader.Settings.defaults();
 
     // ---- transfers (Downloader): options that set `settings` as they are parsed ----
-    @Option(names = "--concurrency", paramLabel = "N", defaultValue = "64",
-            description = "Requests in flight at once, across all files; each fetches one part. Default: ${DEFAULT-VALUE}.")
-    void concurrency(int n) {
+    @Option(names = "--concurrency", paramLabel = "N|auto", defaultValue = "auto",
+            description = "Requests in flight at once, across all files; each fetches one part. auto: start at "
+                    + ConcurrencyProbe.START + " and double while that raises the rate by "
+                    + "15%% or more, up to " + Downloader.Settings.AUTO_MAX + ". Default: ${DEFAULT-VALUE}.")
+    void concurrency(String value) {
+        if ("auto".equalsIgnoreCase(value.strip())) {
+            settings = settings.withConcurrency(Downloader.Settings.AUTO);
+            return;
+        }
+        int n;
+        try {
+            n = Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
         if (n < 1 || n > 1024) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--concurrency must be between 1 and 1024, not " + n);
+                    "--concurrency must be auto or a number from 1 to 1024, not " + value);
         }
         settings = settings.withConcurrency(n);
     }
@@ -119,6 +131,17 @@ public final class FetchModelCommand implements Callable<Integer> {
                     "--part-size must be between 64Ki and 4Gi, not " + size);
         }
         settings = settings.withPartSize(bytes);
+    }
+
+    // No defaultValue: picocli would apply it over the settings tests inject.
+    @Option(names = "--progress-interval", paramLabel = "SECONDS",
+            description = "Seconds between progress lines (bytes, rate, ETA), from 1 to 3600. Default: 5.")
+    void progressInterval(int seconds) {
+        if (seconds < 1 || seconds > 3600) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--progress-interval must be between 1 and 3600 seconds, not " + seconds);
+        }
+        settings = settings.withProgressInterval(java.time.Duration.ofSeconds(seconds));
     }
     // ---- end of transfer options ----
 
