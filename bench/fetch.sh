@@ -316,15 +316,14 @@ awk -v got="$ONE_MBIT" -v cap="$CONN_MBIT" 'BEGIN {exit !(got <= cap * 1.1)}' \
     || die "one connection got $ONE_MBIT Mbit/s, above the $CONN_MBIT Mbit/s cap: shaping is not working"
 
 # ---------------------------------------------------------------- tools
-# fetch-model runs with the JVM options its init container gets (HelperSettings.JVM_OPTIONS plus
-# EndpointModel's -Xmx256m); the peers on their defaults; no config or credentials from this machine.
-FETCH_JVM_OPTIONS=$(awk '/JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
+# fetch-model runs with the JVM options its init container gets (HelperSettings.FETCH_MODEL_JVM_OPTIONS);
+# the peers on their defaults; no config or credentials from this machine.
+FETCH_JVM_OPTIONS=$(awk '/FETCH_MODEL_JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
     "$ROOT/operator/src/main/java/dev/warmstart/operator/HelperSettings.java" 2>/dev/null || true)
 if [[ -z $FETCH_JVM_OPTIONS ]]; then
-    FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto"
-    log "note: HelperSettings.JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"
+    FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -Xmx256m"
+    log "note: HelperSettings.FETCH_MODEL_JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"
 fi
-FETCH_JVM_OPTIONS+=" -Xmx256m"
 # The operator image carries a class-data-sharing archive from a training run (warmstart cds-training) and
 # the init container's JVM options point at it; made here the same way, outside the timed runs.
 if java $FETCH_JVM_OPTIONS -XX:ArchiveClassesAtExit="$WORK/warmstart.jsa" -jar "$JAR" cds-training \

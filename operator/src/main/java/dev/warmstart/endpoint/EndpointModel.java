@@ -206,7 +206,7 @@ public final class EndpointModel {
         .addToEnv(new EnvVar("MODEL_URI", model.getUri(), null))
         .addToEnv(new EnvVar("MODEL_PATH", model.nodeCacheEnabled()
             ? MODEL_CACHE_MOUNT + "/" + PodDirectories.DIR + "/$(POD_NAMESPACE)/$(POD_UID)" : modelPath(ie), null))
-        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx256m", null))
+        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.FETCH_MODEL_JVM_OPTIONS, null))
         .withResources(new ResourceRequirementsBuilder()
             .addToRequests("cpu", new Quantity("250m"))
             .addToRequests("memory", new Quantity("384Mi"))
