@@ -124,7 +124,7 @@ public final class FetchModelCommand implements Callable<Integer> {
         settings = settings.withConcurrency(n);
     }
 
-    @Option(names = "--part-size", paramLabel = "SIZE", defaultValue = "16Mi",
+    @Option(names = "--part-size", paramLabel = "SIZE", defaultValue = "8Mi",
             description = "Bytes per ranged request: bytes or a quantity like 8Mi or 64Mi, from 64Ki to 4Gi."
                     + " Default: ${DEFAULT-VALUE}.")
     void partSize(String size) {

@@ -117,13 +117,13 @@ class FetchModelCommandTest {
         FetchModelCommand defaults = command();
         run(defaults, "--to", tmp.resolve("m").toString(), "--termination-log", tmp.resolve("log").toString());
         assertEquals(Downloader.Settings.AUTO, defaults.settings.concurrency(), "adaptive by default");
-        assertEquals(16 << 20, defaults.settings.partSize());
+        assertEquals(8 << 20, defaults.settings.partSize());
 
         FetchModelCommand command = command();
-        run(command, "--concurrency", "7", "--part-size", "8Mi", "--to", tmp.resolve("m").toString(),
+        run(command, "--concurrency", "7", "--part-size", "32Mi", "--to", tmp.resolve("m").toString(),
                 "--termination-log", tmp.resolve("log").toString());
         assertEquals(7, command.settings.concurrency());
-        assertEquals(8 << 20, command.settings.partSize());
+        assertEquals(32 << 20, command.settings.partSize());
         assertEquals(Duration.ofSeconds(10), command.settings.stallTimeout(), "the other settings stay");
 
         FetchModelCommand progress = command();
