@@ -117,13 +117,12 @@ final class HttpRangedFile implements ModelSource.Ranged {
     @Override
     public ModelSource.Body open(long offset, long length) throws IOException {
         synchronized (this) {
+            // Other parts may be asked for before the first (they are queued while its response arrives):
+            // the first response waits for its own open, or for close().
             Prefetched p = prefetched;
-            prefetched = null;
-            if (p != null) {
-                if (p.offset() == offset && p.length() == length) {
-                    return p.body();
-                }
-                p.body().close();
+            if (p != null && p.offset() == offset && p.length() == length) {
+                prefetched = null;
+                return p.body();
             }
         }
         URI target = direct != null ? direct : origin;
