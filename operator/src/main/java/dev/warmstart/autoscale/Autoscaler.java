@@ -50,6 +50,11 @@ public class Autoscaler {
   private final AutoscaleMetrics metrics;
   private final Clock clock;
   private final Map<String, History> histories = new ConcurrentHashMap<>();
+  /**
+   * When each endpoint was last scaled: kept here because a reconciliation can still see the status
+   * from before the last patch, which would lose the time.
+   */
+  private final Map<String, Instant> lastScales = new ConcurrentHashMap<>();
   /** Deployments (by UID) whose replicas this process has applied, in case the cache holds no managedFields. */
   private final java.util.Set<String> claimed = ConcurrentHashMap.newKeySet();
 
@@ -63,9 +68,10 @@ public class Autoscaler {
   }
 
   /**
-   * What a round decided, for the endpoint's status: {@code scaledAt} is set when it changed the count.
+   * What a round decided, for the endpoint's status: {@code lastScale} is when this process last
+   * changed the count (null if it never did).
    */
-  public record Outcome(int desiredReplicas, Instant scaledAt, List<MetricValue> currentMetrics,
+  public record Outcome(int desiredReplicas, Instant lastScale, List<MetricValue> currentMetrics,
       List<Condition> conditions, Duration pollInterval) {}
 
   public static Duration pollInterval(Autoscaling a) {
@@ -77,6 +83,7 @@ public class Autoscaler {
   /** Forgets an endpoint's history (autoscaling turned off or the endpoint deleted). */
   public void forget(InferenceEndpoint ie) {
     histories.remove(key(ie));
+    lastScales.remove(key(ie));
   }
 
   public Outcome run(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods, int servingPort) {
@@ -130,7 +137,6 @@ public class Autoscaler {
         History.EMPTY), now);
     History next = d.next();
     Verdict able = d.ableToScale();
-    Instant scaledAt = null;
     boolean change = d.desired() != current;
     String uid = deployment.getMetadata().getUid();
     if (change || !(ownsReplicas(deployment) || claimed.contains(uid))) {
@@ -139,7 +145,7 @@ public class Autoscaler {
         claimed.add(uid);
         if (change) {
           next = next.scaled(now, current, d.desired());
-          scaledAt = now;
+          lastScales.put(key(ie), now);
           able = new Verdict(true, "SucceededRescale", "the Deployment was scaled to " + d.desired());
           String why = reason(a, d, current);
           log.info("InferenceEndpoint {}/{}: scaled {} -> {} ({})", ns, name, current, d.desired(), why);
@@ -161,7 +167,8 @@ public class Autoscaler {
         condition(ABLE_TO_SCALE, able),
         condition(SCALING_ACTIVE, d.scalingActive()),
         condition(SCALING_LIMITED, d.scalingLimited()));
-    return new Outcome(change ? d.desired() : (able.status() ? d.desired() : current), scaledAt, values, conditions,
+    return new Outcome(change ? d.desired() : (able.status() ? d.desired() : current), lastScales.get(key(ie)), values,
+        conditions,
         pollInterval(a));
   }
 

@@ -166,8 +166,8 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       return;
     }
     status.setDesiredReplicas(scaling.desiredReplicas());
-    status.setLastScaleTime(scaling.scaledAt() != null
-        ? scaling.scaledAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString() : lastScale);
+    status.setLastScaleTime(scaling.lastScale() != null
+        ? scaling.lastScale().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString() : lastScale);
     status.setCurrentMetrics(scaling.currentMetrics());
     conditions.addAll(scaling.conditions());
   }
