@@ -207,11 +207,14 @@ done
 [[ $("$KUBECTL" -n "$NS" get deploy ws -o jsonpath='{.spec.replicas}' 2>/dev/null) == 1 ]] \
   || die "the operator did not create bench/ws (log in $WORK/operator.log)"
 
-# Watch both Deployments; each change of spec.replicas is stamped when it arrives.
-(
-  "$KUBECTL" -n "$NS" get deploy -w -o jsonpath='{.metadata.name} {.spec.replicas}{"\n"}' \
-    | while read -r name replicas; do echo "$(date +%s.%N) $name $replicas"; done
-) >"$WORK/replicas.log" 2>"$WORK/watch.err" &
+# Watch both Deployments; each change of spec.replicas is stamped when it arrives. Through a FIFO,
+# so that both processes are this script's children and cleanup can stop them.
+mkfifo "$WORK/watch.fifo"
+"$KUBECTL" -n "$NS" get deploy -w -o jsonpath='{.metadata.name} {.spec.replicas}{"\n"}' \
+  >"$WORK/watch.fifo" 2>"$WORK/watch.err" &
+PIDS+=($!)
+while read -r name replicas; do echo "$(date +%s.%N) $name $replicas"; done \
+  <"$WORK/watch.fifo" >"$WORK/replicas.log" &
 PIDS+=($!)
 
 # Both at 1 before the first step, with the HPA having read the metric once.
