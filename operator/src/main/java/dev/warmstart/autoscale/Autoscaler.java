@@ -55,6 +55,8 @@ public class Autoscaler {
    * from before the last patch, which would lose the time.
    */
   private final Map<String, Instant> lastScales = new ConcurrentHashMap<>();
+  /** The reason metrics last failed per endpoint, so that each new failure is one Warning event, not one per poll. */
+  private final Map<String, String> failing = new ConcurrentHashMap<>();
   /** Deployments (by UID) whose replicas this process has applied, in case the cache holds no managedFields. */
   private final java.util.Set<String> claimed = ConcurrentHashMap.newKeySet();
 
@@ -84,6 +86,7 @@ public class Autoscaler {
   public void forget(InferenceEndpoint ie) {
     histories.remove(key(ie));
     lastScales.remove(key(ie));
+    failing.remove(key(ie));
   }
 
   public Outcome run(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods, int servingPort) {
@@ -160,6 +163,15 @@ public class Autoscaler {
     }
     histories.put(key(ie), next);
     boolean held = !d.scalingActive().status();
+    // A cold start (no ready pod yet) holds quietly; a fault is announced once per new reason.
+    if (held && !MetricReader.NO_READY_PODS.equals(d.scalingActive().reason())
+        && !d.scalingActive().reason().equals(failing.put(key(ie), d.scalingActive().reason()))) {
+      log.warn("InferenceEndpoint {}/{}: {}", ns, name, d.scalingActive().message());
+      events.warning(ie, d.scalingActive().reason(), "Scale", d.scalingActive().message());
+    } else if (!held && failing.remove(key(ie)) != null) {
+      log.info("InferenceEndpoint {}/{}: metrics readable again", ns, name);
+      events.normal(ie, "ValidMetricFound", "Scale", d.scalingActive().message());
+    }
     metrics.decision(ns, name, change ? (d.desired() > current ? "up" : "down") : held ? "held" : "none",
         change ? d.desired() : current);
 

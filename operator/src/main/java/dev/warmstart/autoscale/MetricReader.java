@@ -31,6 +31,8 @@ import java.util.concurrent.Executors;
 public class MetricReader {
   /** Secrets are read with get, not watched, and kept this long so a poll every second costs no API call. */
   static final Duration SECRET_TTL = Duration.ofSeconds(30);
+  /** The ScalingActive reason while no serving pod is ready: a cold start, not a fault. */
+  public static final String NO_READY_PODS = "NoReadyPods";
   private static final String ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
   private final HttpClient http;
@@ -51,6 +53,8 @@ public class MetricReader {
     this.timeout = timeout;
     this.metrics = metrics;
     this.http = HttpClient.newBuilder()
+        // Plain HTTP/1.1: an h2c upgrade offer is one more thing a small metrics server can get wrong.
+        .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(timeout)
         .executor(Executors.newCachedThreadPool(r -> {
           Thread t = new Thread(r, "autoscale-http");
@@ -89,9 +93,13 @@ public class MetricReader {
     int unanswered = readyPods.size() - values.size();
     String problem = problems.isEmpty() ? null : String.join("; ", problems.subList(0, Math.min(3, problems.size())))
         + (problems.size() > 3 ? "; and " + (problems.size() - 3) + " more" : "");
+    if (readyPods.isEmpty()) {
+      // Every replica still starting (or none yet): nothing failed, there is nothing to read yet.
+      String why = "no ready pod to read " + m.getName() + " from yet";
+      return new Result(new Reading.Failed(NO_READY_PODS, why), null, null, 0, why);
+    }
     if (values.isEmpty()) {
-      String why = readyPods.isEmpty() ? "no ready pod to read " + m.getName() + " from"
-          : "no ready pod answered with " + m.getName() + ": " + problem;
+      String why = "no ready pod answered with " + m.getName() + ": " + problem;
       return new Result(new Reading.Failed("FailedGetPodsMetric", why), null, null, 0, why);
     }
     double sum = values.values().stream().mapToDouble(Double::doubleValue).sum();

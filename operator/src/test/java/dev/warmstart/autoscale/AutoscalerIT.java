@@ -137,6 +137,10 @@ class AutoscalerIT {
     assertTrue(active.getMessage().contains("holding 3 replicas"), active.getMessage());
     sleepPolls(2);
     assertEquals(3, deployment(ns, "llm").getSpec().getReplicas());
+    // One Warning event for the failure, not one per poll.
+    var warnings = client.events().v1().events().inNamespace(ns).list().getItems().stream()
+        .filter(e -> "Warning".equals(e.getType()) && "FailedGetPodsMetric".equals(e.getReason())).toList();
+    assertEquals(1, warnings.size(), warnings.toString());
 
     // NaN is no reading either.
     exposition.set("vllm:num_requests_waiting{model_name=\"m\"} NaN\n");
