@@ -214,12 +214,15 @@ public class MetricReader {
     return base64 == null ? null : new String(Base64.getDecoder().decode(base64), StandardCharsets.UTF_8);
   }
 
+  /** What a user can act on: refused, timed out, or the exception's own words. */
   private static String describe(Throwable t) {
-    Throwable root = t;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
+    Throwable top = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (top instanceof java.net.http.HttpConnectTimeoutException || top instanceof java.net.http.HttpTimeoutException) {
+      return "no answer in time";
     }
-    String name = root.getClass().getSimpleName();
-    return root.getMessage() == null ? name : name + " " + root.getMessage();
+    if (top instanceof java.net.ConnectException) {
+      return "cannot connect (refused or unreachable)";
+    }
+    return top.getMessage() == null ? top.getClass().getSimpleName() : top.getClass().getSimpleName() + ": " + top.getMessage();
   }
 }

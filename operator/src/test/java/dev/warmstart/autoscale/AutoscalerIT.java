@@ -142,6 +142,13 @@ class AutoscalerIT {
         .filter(e -> "Warning".equals(e.getType()) && "FailedGetPodsMetric".equals(e.getReason())).toList();
     assertEquals(1, warnings.size(), warnings.toString());
 
+    // The decisions and reads are counted on the operator's /metrics.
+    String metrics = scrapeOperator();
+    assertTrue(metrics.contains("warmstart_autoscale_decisions_total{endpoint=\"llm\",namespace=\"" + ns
+        + "\",outcome=\"up\"} 1.0"), metrics);
+    assertTrue(metrics.contains("warmstart_autoscale_metric_reads_total{endpoint=\"llm\",namespace=\"" + ns
+        + "\",outcome=\"MalformedExposition\",source=\"Pods\"}"), metrics);
+
     // NaN is no reading either.
     exposition.set("vllm:num_requests_waiting{model_name=\"m\"} NaN\n");
     Await.until(() -> get(ns, "llm"), e -> condition(e, Autoscaler.SCALING_ACTIVE)
@@ -232,6 +239,16 @@ class AutoscalerIT {
             .withLastTransitionTime(Instant.now().toString()).build())
         .build());
     client.resource(pod).updateStatus();
+  }
+
+  private static String scrapeOperator() {
+    try {
+      return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create("http://127.0.0.1:" + operator.http().port() + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    } catch (IOException | InterruptedException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static void sleepPolls(int polls) {
