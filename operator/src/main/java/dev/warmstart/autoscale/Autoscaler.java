@@ -57,6 +57,9 @@ public class Autoscaler {
   private final Map<String, Instant> lastScales = new ConcurrentHashMap<>();
   /** The reason metrics last failed per endpoint, so that each new failure is one Warning event, not one per poll. */
   private final Map<String, String> failing = new ConcurrentHashMap<>();
+  /** When each endpoint last had a round: deleted endpoints are forgotten after an hour without one. */
+  private final Map<String, Instant> touched = new ConcurrentHashMap<>();
+  static final Duration FORGET_AFTER = Duration.ofHours(1);
   /** Deployments (by UID) whose replicas this process has applied, in case the cache holds no managedFields. */
   private final java.util.Set<String> claimed = ConcurrentHashMap.newKeySet();
 
@@ -84,9 +87,19 @@ public class Autoscaler {
 
   /** Forgets an endpoint's history (autoscaling turned off or the endpoint deleted). */
   public void forget(InferenceEndpoint ie) {
-    histories.remove(key(ie));
-    lastScales.remove(key(ie));
-    failing.remove(key(ie));
+    forget(key(ie));
+  }
+
+  private void forget(String key) {
+    histories.remove(key);
+    lastScales.remove(key);
+    failing.remove(key);
+    touched.remove(key);
+  }
+
+  /** Endpoints this process remembers (for tests). */
+  int remembered() {
+    return touched.size();
   }
 
   public Outcome run(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods, int servingPort) {
@@ -94,6 +107,12 @@ public class Autoscaler {
     String ns = ie.getMetadata().getNamespace();
     String name = ie.getMetadata().getName();
     Instant now = clock.instant();
+    touched.put(key(ie), now);
+    touched.forEach((k, at) -> {
+      if (at.plus(FORGET_AFTER).isBefore(now)) {
+        forget(k);
+      }
+    });
     int current = deployment.getSpec().getReplicas() == null ? 1 : deployment.getSpec().getReplicas();
 
     List<Pod> ready = new ArrayList<>();
