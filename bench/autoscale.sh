@@ -77,7 +77,7 @@ if [[ ! -f $JAR ]]; then
   log "building $JAR"
   (cd "$ROOT" && mvn -B -q -pl operator package -Dmaven.test.skip=true)
 fi
-"$KUBECTL" apply --server-side -f "$ROOT/crds/" >/dev/null
+"$KUBECTL" apply --server-side --force-conflicts --field-manager=warmstart-bench -f "$ROOT/crds/" >/dev/null
 "$KUBECTL" delete namespace "$NS" --ignore-not-found --wait=true >/dev/null
 "$KUBECTL" create namespace "$NS" >/dev/null
 
