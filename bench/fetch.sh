@@ -20,21 +20,25 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-LINK_MBIT=800   # aggregate link rate; 2 GiB at 800 Mbit/s takes ~21 s
+LINK_MBIT=800   # aggregate link rate; 4 GiB at 800 Mbit/s takes ~43 s
 CONN_MBIT=""    # per-connection cap; default LINK_MBIT / 8
 ROUNDS=3
-SHARDS=4
+SHARDS=8
 SHARD_MIB=512
 PORT=18181
 NETNS=node
 JAR="$ROOT/operator/target/warmstart.jar"
 QUICK=0
 KEEP_LOGS=""
+TOOLS_ARG="fetch-model,awscli,rclone"
+FETCH_ARGS=""
+SKIP_CACHE=0
 
 usage() {
     cat <<EOF
 Usage: $0 [--quick] [--link-mbit N] [--conn-mbit N] [--rounds N] [--shards N] [--shard-mib N]
-          [--port N] [--netns NAME] [--jar PATH] [--keep-logs DIR]
+          [--port N] [--netns NAME] [--jar PATH] [--keep-logs DIR] [--tools LIST]
+          [--fetch-args ARGS] [--no-cache]
   --quick        4 x 64 MiB shards and 1 round: a fast check of the harness, not a measurement
   --link-mbit N  aggregate link rate, Mbit/s (default $LINK_MBIT)
   --conn-mbit N  per-connection cap, Mbit/s (default link/8)
@@ -45,12 +49,15 @@ Usage: $0 [--quick] [--link-mbit N] [--conn-mbit N] [--rounds N] [--shards N] [-
   --netns NAME   network namespace to create (default $NETNS)
   --jar PATH     warmstart jar (default operator/target/warmstart.jar; built if missing)
   --keep-logs DIR  copy each tool's output, s3proxy's log and the tc setup to DIR at exit
+  --tools LIST   comma-separated tools to run (default $TOOLS_ARG); the ratios need all three
+  --fetch-args ARGS  extra fetch-model options, e.g. "--concurrency 16" (to explore its settings)
+  --no-cache     skip the node cache runs
 EOF
 }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --quick) QUICK=1; SHARD_MIB=64; ROUNDS=1 ;;
+        --quick) QUICK=1; SHARDS=4; SHARD_MIB=64; ROUNDS=1 ;;
         --link-mbit) LINK_MBIT=$2; shift ;;
         --conn-mbit) CONN_MBIT=$2; shift ;;
         --rounds) ROUNDS=$2; shift ;;
@@ -60,6 +67,9 @@ while [[ $# -gt 0 ]]; do
         --netns) NETNS=$2; shift ;;
         --jar) JAR=$2; shift ;;
         --keep-logs) KEEP_LOGS=$2; shift ;;
+        --tools) TOOLS_ARG=$2; shift ;;
+        --fetch-args) FETCH_ARGS=$2; shift ;;
+        --no-cache) SKIP_CACHE=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -91,7 +101,6 @@ WORK=""
 S3PROXY_PID=""
 TOOL_PID=""
 NETNS_CREATED=0
-CACHE_MOUNTED=0
 
 cleanup() {
     local rc=$?
@@ -107,9 +116,6 @@ cleanup() {
     if [[ $NETNS_CREATED -eq 1 ]]; then
         ip link del "$VETH_HOST" 2>/dev/null || true   # takes its peer and the qdisc along
         ip netns del "$NETNS" 2>/dev/null || true
-    fi
-    if [[ $CACHE_MOUNTED -eq 1 ]]; then
-        umount "$WORK/cachemnt" 2>/dev/null || umount -l "$WORK/cachemnt" 2>/dev/null || true
     fi
     if [[ -n $WORK && -d $WORK ]]; then
         if [[ -n $KEEP_LOGS ]] && mkdir -p "$KEEP_LOGS"; then
@@ -310,15 +316,22 @@ awk -v got="$ONE_MBIT" -v cap="$CONN_MBIT" 'BEGIN {exit !(got <= cap * 1.1)}' \
     || die "one connection got $ONE_MBIT Mbit/s, above the $CONN_MBIT Mbit/s cap: shaping is not working"
 
 # ---------------------------------------------------------------- tools
-# fetch-model runs with the JVM options its init container gets (HelperSettings.JVM_OPTIONS plus
-# EndpointModel's -Xmx256m); the peers on their defaults; no config or credentials from this machine.
-FETCH_JVM_OPTIONS=$(awk '/JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
+# fetch-model runs with the JVM options its init container gets (HelperSettings.FETCH_MODEL_JVM_OPTIONS);
+# the peers on their defaults; no config or credentials from this machine.
+FETCH_JVM_OPTIONS=$(awk '/FETCH_MODEL_JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
     "$ROOT/operator/src/main/java/dev/warmstart/operator/HelperSettings.java" 2>/dev/null || true)
 if [[ -z $FETCH_JVM_OPTIONS ]]; then
-    FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto"
-    log "note: HelperSettings.JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"
+    FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -Xmx256m"
+    log "note: HelperSettings.FETCH_MODEL_JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"
 fi
-FETCH_JVM_OPTIONS+=" -Xmx256m"
+# The operator image carries a class-data-sharing archive from a training run (warmstart cds-training) and
+# the init container's JVM options point at it; made here the same way, outside the timed runs.
+if java $FETCH_JVM_OPTIONS -XX:ArchiveClassesAtExit="$WORK/warmstart.jsa" -jar "$JAR" cds-training \
+        >"$WORK/logs/cds-training.log" 2>&1 && [[ -s $WORK/warmstart.jsa ]]; then
+    FETCH_JVM_OPTIONS+=" -XX:SharedArchiveFile=$WORK/warmstart.jsa"
+else
+    log "note: no class-data-sharing archive (see cds-training.log); fetch-model starts without one"
+fi
 printf '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n' >"$WORK/aws-config"
 : >"$WORK/aws-credentials"
 : >"$WORK/rclone.conf"
@@ -339,7 +352,7 @@ tool_cmd() { # tool dest [extra fetch-model args...] -> the command, one word pe
     shift 2
     case "$tool" in
         fetch-model) printf '%s\n' env JAVA_TOOL_OPTIONS="$FETCH_JVM_OPTIONS" java -jar "$JAR" fetch-model --uri "s3://$BUCKET/$PREFIX/" --to "$dest" \
-            --termination-log "$WORK/logs/termination.json" "$@" ;;
+            --termination-log "$WORK/logs/termination.json" $FETCH_ARGS "$@" ;;
         awscli) printf '%s\n' "$AWS" --endpoint-url "$ENDPOINT" s3 cp --recursive --only-show-errors "s3://$BUCKET/$PREFIX/" "$dest/" ;;
         rclone) printf '%s\n' rclone copy -q "bench:$BUCKET/$PREFIX" "$dest" ;;
     esac
@@ -375,6 +388,12 @@ cpu_busy() { # before after -> percent
 }
 
 LIMIT_S=$((TOTAL_BYTES * 8 * 3 / (CONN_MBIT * 1000000) + 120))   # bounded even for one connection
+stamp() { # start-ns: prefix each line of stdin with the seconds since start-ns
+    python3 -u -c 'import sys, time
+t0 = int(sys.argv[1]) / 1e9
+for line in sys.stdin:
+    sys.stdout.write("%7.3f %s" % (time.time() - t0, line))' "$1"
+}
 RUN_SECONDS=""
 RUN_LEAVES=""
 RUN_CPU=""
@@ -390,7 +409,9 @@ run_tool() { # tool dest label [extra args] -> RUN_SECONDS, RUN_LEAVES, RUN_CPU
     c0=$(cpu_sample)
     t0=$(date +%s%N)
     # In the background, so that a signal to this script is handled at once (wait returns).
-    timeout -k 10 "$LIMIT_S" ip netns exec "$NETNS" "${TOOL_ENV[@]}" "${cmd[@]}" >"$WORK/logs/$label.log" 2>&1 &
+    # Each output line stamped with the seconds since the start, to see where the time goes.
+    timeout -k 10 "$LIMIT_S" ip netns exec "$NETNS" "${TOOL_ENV[@]}" "${cmd[@]}" \
+        > >(stamp "$t0" >"$WORK/logs/$label.log") 2>&1 &
     TOOL_PID=$!
     if ! wait "$TOOL_PID"; then
         TOOL_PID=""
@@ -406,7 +427,10 @@ run_tool() { # tool dest label [extra args] -> RUN_SECONDS, RUN_LEAVES, RUN_CPU
     RUN_SECONDS=$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", ns / 1e9}')
 }
 
-TOOLS=(fetch-model awscli rclone)
+IFS=, read -r -a TOOLS <<<"$TOOLS_ARG"
+for tool in "${TOOLS[@]}"; do
+    [[ $tool == fetch-model || $tool == awscli || $tool == rclone ]] || die "unknown tool '$tool' (fetch-model, awscli, rclone)"
+done
 declare -A SECS=() CPUS=()
 log "model: $FILES files, $TOTAL_BYTES bytes; $ROUNDS round(s)"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -421,24 +445,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
-# Second fetch on the same node, from the node cache. In the pod the cache is a hostPath and the
-# model volume an emptyDir: two mounts, so fetch-model copies out of the cache (no hard links
-# across mounts, EXDEV). A bind mount gives the cache its own mount here too. A third fetch into
-# a directory on the cache's mount shows the hard-link path, for comparison.
+# Second fetch on the same node, from the node cache, laid out as in the pod: the cache is the hostPath,
+# each pod's model directory is DIR/pods/<namespace>/<pod uid> on the same mount, so a model already in the
+# cache is hard-linked there (the server mounts that directory read-only).
 CACHE_LINE="fetch-cache: skipped (fetch-model has no --cache-dir yet)"
-if java -jar "$JAR" fetch-model --help 2>/dev/null | grep -q -- '--cache-dir'; then
-    mkdir -p "$WORK/cachefs" "$WORK/cachemnt"
-    mount --bind "$WORK/cachefs" "$WORK/cachemnt"
-    CACHE_MOUNTED=1
-    run_tool fetch-model "$WORK/dst" cache.first --cache-dir "$WORK/cachemnt/cache"
+if [[ $SKIP_CACHE -eq 1 ]]; then
+    CACHE_LINE="fetch-cache: skipped (--no-cache)"
+elif java -jar "$JAR" fetch-model --help 2>/dev/null | grep -q -- '--cache-dir'; then
+    CACHE_DIR="$WORK/nodecache"
+    run_tool fetch-model "$CACHE_DIR/pods/bench/11111111-1111-1111-1111-111111111111" cache.first --cache-dir "$CACHE_DIR"
     first=$RUN_SECONDS
-    run_tool fetch-model "$WORK/dst2" cache.second --cache-dir "$WORK/cachemnt/cache"
+    run_tool fetch-model "$CACHE_DIR/pods/bench/22222222-2222-2222-2222-222222222222" cache.second --cache-dir "$CACHE_DIR"
     second=$RUN_SECONDS
-    log "cache: second fetch (copy): $(grep -h 'node cache' "$WORK/logs/cache.second.log" | head -n 3 | tr '\n' ' ')$(cat "$WORK/logs/termination.json" 2>/dev/null || true)"
-    run_tool fetch-model "$WORK/cachemnt/dst3" cache.third --cache-dir "$WORK/cachemnt/cache"
-    third=$RUN_SECONDS
-    log "cache: third fetch (hard links): $(cat "$WORK/logs/termination.json" 2>/dev/null || true)"
-    CACHE_LINE=$(awk -v a="$first" -v b="$second" -v c="$third" 'BEGIN {printf "fetch-cache: first=%.2fs second=%.2fs second/first=%.3f (copied across mounts, as in the pod; target < 0.05); hard-linked=%.2fs (%.3f)", a, b, b / a, c, c / a}')
+    log "cache: second fetch: $(grep -h 'node cache' "$WORK/logs/cache.second.log" | head -n 3 | tr '\n' ' ')$(cat "$WORK/logs/termination.json" 2>/dev/null || true)"
+    CACHE_LINE=$(awk -v a="$first" -v b="$second" 'BEGIN {printf "fetch-cache: first=%.2fs second=%.2fs second/first=%.3f (target < 0.05)", a, b, b / a}')
 fi
 
 # ---------------------------------------------------------------- report
@@ -458,5 +478,9 @@ for tool in "${TOOLS[@]}"; do
         "$(awk -v t="${TPUT[$tool]}" -v l="$LINK_MBIT" 'BEGIN {print t * 8 / (l * 1e6)}')" "$(median <<<"${CPUS[$tool]}")"
 done
 echo "$CACHE_LINE"
-awk -v f="${TPUT[fetch-model]}" -v a="${TPUT[awscli]}" -v r="${TPUT[rclone]}" -v l="$LINK_MBIT" \
-    'BEGIN {printf "fetch: link_fraction=%.2f vs_awscli=%.2f vs_rclone=%.2f\n", f * 8 / (l * 1e6), f / a, f / r}'
+if [[ -n ${TPUT[fetch-model]:-} && -n ${TPUT[awscli]:-} && -n ${TPUT[rclone]:-} ]]; then
+    awk -v f="${TPUT[fetch-model]}" -v a="${TPUT[awscli]}" -v r="${TPUT[rclone]}" -v l="$LINK_MBIT" \
+        'BEGIN {printf "fetch: link_fraction=%.2f vs_awscli=%.2f vs_rclone=%.2f\n", f * 8 / (l * 1e6), f / a, f / r}'
+else
+    echo "fetch: ratios need all three tools (--tools $TOOLS_ARG)"
+fi

@@ -1,6 +1,7 @@
 package dev.warmstart;
 
 import dev.warmstart.gate.GateCommand;
+import dev.warmstart.model.CdsTrainingCommand;
 import dev.warmstart.model.FetchModelCommand;
 import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.pause.InstallPauseCommand;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "warmstart", mixinStandardHelpOptions = true, version = "warmstart 0.1.0",
     description = "Makes GPU inference endpoints scale out fast.",
     subcommands = {OperatorCommand.class, InstallPauseCommand.class, GateCommand.class,
-        FetchModelCommand.class})
+        FetchModelCommand.class, CdsTrainingCommand.class})
 public final class Main {
   public static void main(String[] args) {
     System.exit(new CommandLine(new Main()).execute(args));

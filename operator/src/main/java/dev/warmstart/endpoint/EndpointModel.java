@@ -5,7 +5,10 @@ import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
+import dev.warmstart.gate.GateServer;
+import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
+import dev.warmstart.model.cache.PodDirectories;
 import dev.warmstart.kube.Names;
 import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Container;
@@ -41,9 +44,15 @@ import java.util.Map;
  */
 public final class EndpointModel {
   static final String MODEL_VOLUME = "model";
-  /** The node-local model cache (spec.model.nodeCache): a hostPath, mounted into fetch-model only. */
+  /**
+   * The node-local model cache (spec.model.nodeCache): a hostPath, mounted whole into fetch-model and as the
+   * pod's own directory ({@code pods/<namespace>/<uid>}) into the server.
+   */
   static final String MODEL_CACHE_VOLUME = "model-cache";
   static final String MODEL_CACHE_MOUNT = "/var/lib/warmstart/model-cache";
+  /** Set in the server container for its subPathExpr; prefixed so that they cannot clash with the image's. */
+  static final String SERVER_POD_NAMESPACE_ENV = "WARMSTART_POD_NAMESPACE";
+  static final String SERVER_POD_UID_ENV = "WARMSTART_POD_UID";
   static final String HTTP = "http";
   static final long HELPER_UID = 65532L;
   /** Startup budget of the server after its container starts: weights load for minutes on large models. */
@@ -142,8 +151,7 @@ public final class EndpointModel {
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
               .withInitContainers(init)
               .withContainers(server(ie))
-              .addNewVolume().withName(MODEL_VOLUME).withNewEmptyDir().endEmptyDir().endVolume()
-              .addAllToVolumes(modelCacheVolumes(ie))
+              .addAllToVolumes(modelVolumes(ie))
             .endSpec()
           .endTemplate()
         .endSpec()
@@ -172,7 +180,14 @@ public final class EndpointModel {
             .withAllowPrivilegeEscalation(false)
             .withNewCapabilities().withDrop("ALL").endCapabilities()
             .build());
-    if (spec.getModel() != null) {
+    if (spec.getModel() != null && spec.getModel().nodeCacheEnabled()) {
+      // The pod's own directory in the node cache, which fetch-model filled with hard links to the cached model.
+      server.addToEnv(DownwardApi.field(SERVER_POD_NAMESPACE_ENV, "metadata.namespace"))
+          .addToEnv(DownwardApi.field(SERVER_POD_UID_ENV, "metadata.uid"))
+          .addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_CACHE_VOLUME).withMountPath(modelPath(ie))
+              .withSubPathExpr(PodDirectories.DIR + "/$(" + SERVER_POD_NAMESPACE_ENV + ")/$(" + SERVER_POD_UID_ENV + ")")
+              .withReadOnly(true).build());
+    } else if (spec.getModel() != null) {
       server.addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_VOLUME).withMountPath(modelPath(ie))
           .withReadOnly(true).build());
     }
@@ -186,9 +201,12 @@ public final class EndpointModel {
         .withImage(helpers.image())
         .withImagePullPolicy("IfNotPresent")
         .withArgs("fetch-model")
+        // First: MODEL_PATH below refers to them, and $(VAR) only expands variables defined before.
+        .addAllToEnv(model.nodeCacheEnabled() ? DownwardApi.podIdentity() : List.of())
         .addToEnv(new EnvVar("MODEL_URI", model.getUri(), null))
-        .addToEnv(new EnvVar("MODEL_PATH", modelPath(ie), null))
-        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.JVM_OPTIONS + " -Xmx256m", null))
+        .addToEnv(new EnvVar("MODEL_PATH", model.nodeCacheEnabled()
+            ? MODEL_CACHE_MOUNT + "/" + PodDirectories.DIR + "/$(POD_NAMESPACE)/$(POD_UID)" : modelPath(ie), null))
+        .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.FETCH_MODEL_JVM_OPTIONS, null))
         .withResources(new ResourceRequirementsBuilder()
             .addToRequests("cpu", new Quantity("250m"))
             .addToRequests("memory", new Quantity("384Mi"))
@@ -196,11 +214,15 @@ public final class EndpointModel {
             .build())
         .withSecurityContext(restricted())
         // The JSON summary it leaves here feeds the operator's cold-start accounting.
-        .withTerminationMessagePolicy("File")
-        .addNewVolumeMount().withName(MODEL_VOLUME).withMountPath(modelPath(ie)).endVolumeMount();
-    if (model.nodeCacheEnabled()) {
-      // The server never sees the cache: fetch-model fills the model volume from it.
-      fetch.withArgs("fetch-model", "--cache-dir=" + MODEL_CACHE_MOUNT, "--cache-max-size=" + nodeCacheMaxBytes(ie))
+        .withTerminationMessagePolicy("File");
+    if (!model.nodeCacheEnabled()) {
+      fetch.addNewVolumeMount().withName(MODEL_VOLUME).withMountPath(modelPath(ie)).endVolumeMount();
+    } else {
+      // The model goes to the pod's directory inside the cache: on the cache's own mount, so that a model
+      // already on the node is hard-linked there in well under a second (links cannot cross mounts). The
+      // server mounts just that directory, read-only. fetch-model clears the directories of pods that are gone,
+      // asking the operator which live here.
+      fetch.withArgs(fetchModelCacheArgs(ie, helpers))
           .addNewVolumeMount().withName(MODEL_CACHE_VOLUME).withMountPath(MODEL_CACHE_MOUNT).endVolumeMount()
           // The kubelet creates the hostPath directory owned by root, mode 0755: only root may write there.
           // Root without any capability (no DAC override) can write only where root owns the files.
@@ -217,11 +239,24 @@ public final class EndpointModel {
     return fetch.build();
   }
 
-  /** The hostPath volume of the node cache, when spec.model.nodeCache is enabled. */
-  private static List<Volume> modelCacheVolumes(InferenceEndpoint ie) {
+  private static List<String> fetchModelCacheArgs(InferenceEndpoint ie, HelperSettings helpers) {
+    List<String> args = new ArrayList<>(List.of("fetch-model", "--cache-dir=" + MODEL_CACHE_MOUNT,
+        "--cache-max-size=" + nodeCacheMaxBytes(ie)));
+    if (helpers.gateEnabled()) {
+      args.add("--cache-pods-url=" + helpers.gateUrl().replaceAll("/+$", "") + GateServer.PODS_PATH
+          + "?node=$(NODE_NAME)");
+    }
+    return args;
+  }
+
+  /**
+   * The model's volume: an emptyDir, or with spec.model.nodeCache the node cache's hostPath (the server
+   * mounting its pod's directory in it).
+   */
+  private static List<Volume> modelVolumes(InferenceEndpoint ie) {
     var model = ie.getSpec().getModel();
     if (model == null || !model.nodeCacheEnabled()) {
-      return List.of();
+      return List.of(new VolumeBuilder().withName(MODEL_VOLUME).withNewEmptyDir().endEmptyDir().build());
     }
     String path = model.getNodeCache().getPath();
     return List.of(new VolumeBuilder()

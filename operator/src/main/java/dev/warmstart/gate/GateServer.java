@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -61,6 +62,11 @@ import org.slf4j.LoggerFactory;
 public final class GateServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GateServer.class);
   public static final String PATH = "/v1/gate";
+  /**
+   * {@code GET /v1/pods?node=} lists the UIDs of the warmstart pods on a node, and the namespaces watched:
+   * fetch-model clears the node cache's directories of pods that are gone by it (PodDirectories).
+   */
+  public static final String PODS_PATH = "/v1/pods";
   private static final String DENIED = "deny";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration SWEEP = Duration.ofMinutes(1);
@@ -186,6 +192,7 @@ public final class GateServer implements AutoCloseable {
     io = Executors.newFixedThreadPool(4, daemon("transfer-gate-http"));
     server = HttpServer.create(address, 64);
     server.createContext(PATH, this::handle);
+    server.createContext(PODS_PATH, this::handlePods);
     server.setExecutor(io);
     server.start();
     pods.onNodeChange(this::nodeChanged);
@@ -257,6 +264,38 @@ public final class GateServer implements AutoCloseable {
       } catch (RejectedExecutionException e) {
         write(exchange, 503, body(null, "ShuttingDown", "the operator is shutting down", null));
       }
+    } catch (RuntimeException | IOException e) {
+      log.warn("transfer gate request {} failed", exchange.getRequestURI(), e);
+      exchange.close();
+    }
+  }
+
+  private void handlePods(HttpExchange exchange) {
+    try {
+      if (!"GET".equals(exchange.getRequestMethod())) {
+        write(exchange, 405, body(null, "MethodNotAllowed", "use GET", null));
+        return;
+      }
+      String node = query(exchange.getRequestURI().getRawQuery()).getOrDefault("node", "");
+      if (node.isBlank()) {
+        write(exchange, 400, body(null, "BadRequest", "missing parameter(s): node", null));
+        return;
+      }
+      // A follower's or an unsynced view could miss live pods, and a missing pod's directory gets deleted.
+      if (!isLeader.getAsBoolean()) {
+        write(exchange, 503, body(null, "NotLeader", "this operator replica is not the leader", null));
+        return;
+      }
+      if (!pods.isReady()) {
+        write(exchange, 503, body(null, "NotSynced", "the operator has not listed the pods yet", null));
+        return;
+      }
+      Map<String, Object> json = new LinkedHashMap<>();
+      json.put("node", node);
+      json.put("namespaces", new TreeSet<>(pods.namespaces()));
+      json.put("uids", pods.onNode(node).stream().map(p -> p.getMetadata().getUid()).filter(Objects::nonNull)
+          .sorted().toList());
+      write(exchange, 200, JSON.writeValueAsString(json));
     } catch (RuntimeException | IOException e) {
       log.warn("transfer gate request {} failed", exchange.getRequestURI(), e);
       exchange.close();

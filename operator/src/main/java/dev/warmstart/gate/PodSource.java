@@ -15,6 +15,11 @@ public interface PodSource {
   /** The pods bound to {@code node}. */
   List<Pod> onNode(String node);
 
+  /** The namespaces this view covers; empty: all of them. */
+  default java.util.Set<String> namespaces() {
+    return java.util.Set.of();
+  }
+
   /** {@code listener} is called with a node's name whenever a pod on it is added, changed or removed. */
   void onNodeChange(Consumer<String> listener);
 }

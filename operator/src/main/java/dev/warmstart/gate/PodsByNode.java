@@ -76,6 +76,13 @@ public final class PodsByNode implements PodSource, AutoCloseable {
   }
 
   @Override
+  public Set<String> namespaces() {
+    Set<String> namespaces = new TreeSet<>(informers.keySet());
+    namespaces.remove(ALL_NAMESPACES);
+    return namespaces;
+  }
+
+  @Override
   public List<Pod> onNode(String node) {
     List<Pod> pods = new ArrayList<>();
     for (SharedIndexInformer<Pod> informer : informers.values()) {

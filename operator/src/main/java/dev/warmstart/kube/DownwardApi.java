@@ -14,7 +14,8 @@ public final class DownwardApi {
         field("POD_UID", "metadata.uid"), field("NODE_NAME", "spec.nodeName"));
   }
 
-  private static EnvVar field(String name, String path) {
+  /** One field of the pod as an environment variable. */
+  public static EnvVar field(String name, String path) {
     return new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef().withFieldPath(path).endFieldRef()
         .endValueFrom().build();
   }

@@ -20,7 +20,8 @@ import java.util.function.ToLongFunction;
  * Writes the files of a {@link ModelSource} under a target directory, fast and safely.
  *
  * <p>Fast: files of known size are fetched in parts ({@link Settings#partSize()}), many at once across all
- * files ({@link Settings#concurrency()} requests in flight, see {@link TransferPool}), each written in place
+ * files (as many requests in flight as fill the link, or {@link Settings#concurrency()}; see
+ * {@link TransferPool}), each written in place
  * into a preallocated temporary file ({@link RangedDownload}); a part that fails is retried alone with
  * backoff, and one that stalls is cut and retried. Files of unknown size and servers that ignore Range
  * fall back to one stream per file ({@link StreamDownload}). A restarted run resumes partial files
@@ -42,11 +43,15 @@ final class Downloader {
      */
     record Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
             long partSize) {
+        /** {@link #concurrency} that means: as many as fill the link, found by a {@link ConcurrencyProbe}. */
+        static final int AUTO = 0;
         /**
-         * 64 × 16 MiB: enough requests in flight to fill a 10–100 Gbps link from S3 (each connection gives
-         * some 50–100 MB/s), parts large enough that per-request latency does not count.
+         * The most requests in flight under {@link #AUTO}: enough to fill a 100 Gbps link from S3 (each
+         * connection gives some 50–100 MB/s).
          */
-        static final int DEFAULT_CONCURRENCY = 64;
+        static final int AUTO_MAX = 256;
+        static final int DEFAULT_CONCURRENCY = AUTO;
+        /** Large enough that per-request latency does not count, small enough to spread over many connections. */
         static final long DEFAULT_PART_SIZE = 16L << 20;
 
         Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout) {
@@ -59,6 +64,10 @@ final class Downloader {
 
         Settings withConcurrency(int n) {
             return new Settings(attempts, backoff, progressInterval, stallTimeout, n, partSize);
+        }
+
+        Settings withProgressInterval(Duration interval) {
+            return new Settings(attempts, backoff, interval, stallTimeout, concurrency, partSize);
         }
 
         Settings withPartSize(long bytes) {
@@ -106,9 +115,12 @@ final class Downloader {
         long interval = settings.progressInterval().toMillis();
         timer.scheduleAtFixedRate(progress::report, interval, interval, TimeUnit.MILLISECONDS);
         // Coordinators only wait, check and rename; the transfers run in the pool's slots.
-        ExecutorService coordinators = Executors.newFixedThreadPool(Math.min(files.size(), settings.concurrency()),
+        boolean auto = settings.concurrency() == Settings.AUTO;
+        int maxSlots = auto ? Settings.AUTO_MAX : settings.concurrency();
+        ExecutorService coordinators = Executors.newFixedThreadPool(Math.min(files.size(), maxSlots),
                 TransferPool.threads("fetch-model-file"));
-        try (TransferPool pool = new TransferPool(settings.concurrency(), settings.stallTimeout(), timer)) {
+        try (TransferPool pool = new TransferPool(maxSlots, settings.stallTimeout(), timer,
+                auto ? ConcurrencyProbe.upTo(maxSlots) : null, progress::transferred)) {
             Retries retries = new Retries(settings, log, pool::aborted);
             List<Future<?>> running = new ArrayList<>();
             for (int i = 0; i < files.size(); i++) {

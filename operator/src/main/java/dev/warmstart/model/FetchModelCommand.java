@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.warmstart.model.cache.CacheKey;
 import dev.warmstart.model.cache.ModelCache;
+import dev.warmstart.model.cache.PodDirectories;
 import dev.warmstart.model.cache.Origin;
 import dev.warmstart.model.cache.Sizes;
 import picocli.CommandLine.Command;
@@ -84,6 +85,13 @@ public final class FetchModelCommand implements Callable<Integer> {
             description = "Size limit of the cache: bytes, or a quantity like 500Gi. Default: env"
                     + " MODEL_CACHE_MAX_SIZE, else 500Gi.")
     String cacheMaxSize;
+
+    @Option(names = "--cache-pods-url", paramLabel = "URL",
+            description = "The operator's list of its pods on this node (the gate's /v1/pods?node=NODE): when the"
+                    + " target is a pod directory of the cache (DIR/pods/NAMESPACE/POD_UID), the directories of"
+                    + " pods that are gone are removed after the fetch. Default: env MODEL_CACHE_PODS_URL; no"
+                    + " cleanup when unset.")
+    String cachePodsUrl;
     // ---- end of node-local cache options ----
 
     /** The environment; tests replace it. */
@@ -94,12 +102,24 @@ public final class FetchModelCommand implements Callable<Integer> {
     Downloader.Settings settings = Downloader.Settings.defaults();
 
     // ---- transfers (Downloader): options that set `settings` as they are parsed ----
-    @Option(names = "--concurrency", paramLabel = "N", defaultValue = "64",
-            description = "Requests in flight at once, across all files; each fetches one part. Default: ${DEFAULT-VALUE}.")
-    void concurrency(int n) {
+    @Option(names = "--concurrency", paramLabel = "N|auto", defaultValue = "auto",
+            description = "Requests in flight at once, across all files; each fetches one part. auto: start at "
+                    + ConcurrencyProbe.START + " and double while that raises the rate by "
+                    + "15%% or more, up to " + Downloader.Settings.AUTO_MAX + ". Default: ${DEFAULT-VALUE}.")
+    void concurrency(String value) {
+        if ("auto".equalsIgnoreCase(value.strip())) {
+            settings = settings.withConcurrency(Downloader.Settings.AUTO);
+            return;
+        }
+        int n;
+        try {
+            n = Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
         if (n < 1 || n > 1024) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--concurrency must be between 1 and 1024, not " + n);
+                    "--concurrency must be auto or a number from 1 to 1024, not " + value);
         }
         settings = settings.withConcurrency(n);
     }
@@ -119,6 +139,17 @@ public final class FetchModelCommand implements Callable<Integer> {
                     "--part-size must be between 64Ki and 4Gi, not " + size);
         }
         settings = settings.withPartSize(bytes);
+    }
+
+    // No defaultValue: picocli would apply it over the settings tests inject.
+    @Option(names = "--progress-interval", paramLabel = "SECONDS",
+            description = "Seconds between progress lines (bytes, rate, ETA), from 1 to 3600. Default: 5.")
+    void progressInterval(int seconds) {
+        if (seconds < 1 || seconds > 3600) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--progress-interval must be between 1 and 3600 seconds, not " + seconds);
+        }
+        settings = settings.withProgressInterval(java.time.Duration.ofSeconds(seconds));
     }
     // ---- end of transfer options ----
 
@@ -162,6 +193,44 @@ public final class FetchModelCommand implements Callable<Integer> {
             TerminationLog.write(termination, TerminationLog.failure(message), log);
             return 1;
         }
+    }
+
+    /** Removes the cache's directories of pods the operator says are gone (see {@link PodDirectories}). */
+    private void clearGonePods(Path cache, Path target, Log log) {
+        String url = firstNonBlank(cachePodsUrl, env.get("MODEL_CACHE_PODS_URL"));
+        PodDirectories dirs = new PodDirectories(cache, log::info);
+        if (url == null || !dirs.contains(target)) {
+            return;
+        }
+        PodDirectories.LivePods live;
+        try {
+            java.net.http.HttpResponse<String> r = (httpClient != null ? httpClient : Http.defaultClient()).send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(url)).timeout(java.time.Duration.ofSeconds(10)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                log.info("node cache: %s answered HTTP %d; the directories of pods that are gone stay for now",
+                        url, r.statusCode());
+                return;
+            }
+            var json = new ObjectMapper().readTree(r.body());
+            java.util.Set<String> namespaces = new java.util.TreeSet<>();
+            json.path("namespaces").forEach(n -> namespaces.add(n.asText()));
+            java.util.Set<String> uids = new java.util.HashSet<>();
+            json.path("uids").forEach(n -> uids.add(n.asText()));
+            if (!json.path("uids").isArray()) {
+                log.info("node cache: %s gave no pod list; the directories of pods that are gone stay for now", url);
+                return;
+            }
+            live = new PodDirectories.LivePods(namespaces, uids);
+        } catch (IOException | IllegalArgumentException e) {
+            log.info("node cache: cannot ask %s which pods live here (%s); the directories of pods that are gone"
+                    + " stay for now", url, Downloader.describe(e));
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        dirs.collect(live, target, java.time.Instant.now());
     }
 
     /** The source for {@code uri}, by scheme. */
@@ -228,6 +297,7 @@ public final class FetchModelCommand implements Callable<Integer> {
         };
         ModelCache.Result r = new ModelCache(cache, maxBytes, log::info).fetch(origin, target);
         String json = TerminationLog.success(r.bytes(), r.elapsed(), r.files(), model.displayUri());
+        clearGonePods(cache, target, log);
         if (!r.hit()) {
             return json;
         }

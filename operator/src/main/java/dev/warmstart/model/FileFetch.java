@@ -70,7 +70,18 @@ final class FileFetch {
             return;
         }
         ResumeState saved = ResumeState.load(temp.path(), settings.partSize());
-        Opened opened = await(pool.submit(() -> open(Files.isRegularFile(target), saved)));
+        boolean present = Files.isRegularFile(target);
+        // Completed as soon as the first request has told the size: the coordinator then queues the other
+        // parts while that request's slot goes on reading the first part.
+        CompletableFuture<Opened> early = new CompletableFuture<>();
+        pool.submit(() -> open(present, saved, early)).whenComplete((opened, e) -> {
+            if (e != null) {
+                early.completeExceptionally(e);
+            } else {
+                early.complete(opened);
+            }
+        });
+        Opened opened = await(early);
         if (opened instanceof InPlace in) {
             progress.reused(in.size());
             temp.delete();
@@ -99,8 +110,12 @@ final class FileFetch {
         }
     }
 
-    /** In a transfer slot: checks a file in place, else opens the file and fetches its first part, or all of it. */
-    private Opened open(boolean present, ResumeState saved) throws IOException {
+    /**
+     * In a transfer slot: checks a file in place, else opens the file and fetches its first part, or all of it.
+     * A ranged download is handed to the coordinator through {@code early} before its first part is read, so
+     * that the other parts are in flight meanwhile (else every file would start on one connection).
+     */
+    private Opened open(boolean present, ResumeState saved, CompletableFuture<Opened> early) throws IOException {
         String what = "downloading " + name;
         if (present) {
             long size;
@@ -139,18 +154,26 @@ final class FileFetch {
         RangedDownload download = null;
         try {
             download = start(ranged, saved);
-            int first = download.missingPartAt(firstOffset);
-            if (first >= 0) {
-                download.fetchPart(first);
-            }
-            return new Parts(download, ranged);
         } catch (IOException | RuntimeException e) {
-            if (download != null) {
-                download.abandon();
-            }
             closeQuietly(ranged);
             throw e;
         }
+        int first = download.missingPartAt(firstOffset);
+        Parts parts = new Parts(download, ranged);
+        if (first < 0) {
+            return parts;
+        }
+        // From here the download is the coordinator's (it abandons it on failure); the first part's outcome
+        // reaches it through the part's future.
+        CompletableFuture<Void> firstDone = download.runningElsewhere(first);
+        early.complete(parts);
+        try {
+            download.fetchPart(first);
+            firstDone.complete(null);
+        } catch (IOException | RuntimeException e) {
+            firstDone.completeExceptionally(e);
+        }
+        return parts;
     }
 
     /** Sets up the temporary file: the previous run's if the file is unchanged at the source, else a new one. */

@@ -41,6 +41,8 @@ final class RangedDownload {
     private final long[] partCrcs;
     private final boolean[] partCrcKnown;
     private final List<CompletableFuture<Void>> parts = new ArrayList<>();
+    /** Parts already being fetched by the caller (the first request's), by index. */
+    private final java.util.Map<Integer, CompletableFuture<Void>> running = new java.util.concurrent.ConcurrentHashMap<>();
     /** The temporary file is worth nothing (corrupt, or its disk is full): do not keep it for a resume. */
     private volatile boolean worthless;
     private byte[] readBuffer;
@@ -73,6 +75,16 @@ final class RangedDownload {
         }
         int p = (int) (offset / plan.partSize());
         return state.isDone(p) ? -1 : p;
+    }
+
+    /**
+     * Marks part {@code p} as fetched by the caller (who completes the returned future), so that
+     * {@link #finish} waits for it instead of queueing it.
+     */
+    CompletableFuture<Void> runningElsewhere(int p) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        running.put(p, f);
+        return f;
     }
 
     /** Fetches part {@code p} in the calling thread (a transfer slot), retrying it alone. */
@@ -168,7 +180,8 @@ final class RangedDownload {
     void finish() throws IOException {
         for (int p = 0; p < plan.count(); p++) {
             int part = p;
-            parts.add(state.isDone(p) ? CompletableFuture.completedFuture(null) : pool.submit(() -> {
+            CompletableFuture<Void> elsewhere = running.get(p);
+            parts.add(elsewhere != null ? elsewhere : state.isDone(p) ? CompletableFuture.completedFuture(null) : pool.submit(() -> {
                 fetchPart(part);
                 return null;
             }));

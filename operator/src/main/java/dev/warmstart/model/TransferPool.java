@@ -6,33 +6,65 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 
 /**
  * The slots for network transfers, shared by all files: every request (a probe, a part, a whole-file stream)
- * runs on one of {@code concurrency} threads, so that many at once are in flight and never more. Also
+ * runs on one of the slots' threads, so that many at once are in flight and never more: a fixed number, or
+ * as many as a {@link ConcurrencyProbe} finds worth it. Also
  * watches the transfers in flight: one that receives nothing for the stall timeout is aborted (its stream
  * closed, so that its reader fails and retries), and the first failure of the run aborts them all.
  */
 final class TransferPool implements Closeable {
-    private final ExecutorService slots;
-    private final ScheduledExecutorService timer;
+    private final ThreadPoolExecutor slots;
     private final Duration stallTimeout;
     private final Set<Watch> inFlight = ConcurrentHashMap.newKeySet();
     private final AtomicReference<IOException> failure = new AtomicReference<>();
 
+    /** A pool of exactly {@code concurrency} slots. */
     TransferPool(int concurrency, Duration stallTimeout, ScheduledExecutorService timer) {
-        this.slots = Executors.newFixedThreadPool(concurrency, threads("fetch-model-transfer"));
-        this.timer = timer;
+        this(concurrency, stallTimeout, timer, null, null);
+    }
+
+    /**
+     * A pool whose number of slots follows {@code probe}, fed every 250 ms with {@code transferred} (bytes so
+     * far); with a null probe, {@code concurrency} slots.
+     */
+    TransferPool(int concurrency, Duration stallTimeout, ScheduledExecutorService timer, ConcurrencyProbe probe,
+            LongSupplier transferred) {
+        int slotCount = probe != null ? probe.level() : concurrency;
+        this.slots = new ThreadPoolExecutor(slotCount, slotCount, 0, TimeUnit.MILLISECONDS,
+                new LinkedBlockingQueue<>(), threads("fetch-model-transfer"));
         this.stallTimeout = stallTimeout;
         long every = Math.max(50, Math.min(1000, stallTimeout.toMillis() / 4));
         timer.scheduleWithFixedDelay(this::checkStalls, every, every, TimeUnit.MILLISECONDS);
+        if (probe != null && !probe.settled()) {
+            timer.scheduleWithFixedDelay(() -> resize(probe.observe(System.nanoTime(), transferred.getAsLong())),
+                    250, 250, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** The number of slots now. */
+    int slots() {
+        return slots.getMaximumPoolSize();
+    }
+
+    /** More slots start on the queued tasks at once; fewer take effect as transfers finish (none is cut). */
+    private synchronized void resize(int n) {
+        if (n > slots.getMaximumPoolSize()) {
+            slots.setMaximumPoolSize(n);
+            slots.setCorePoolSize(n);
+        } else if (n < slots.getMaximumPoolSize()) {
+            slots.setCorePoolSize(n);
+            slots.setMaximumPoolSize(n);
+        }
     }
 
     static ThreadFactory threads(String name) {

@@ -345,24 +345,40 @@ class EndpointModelTest {
   }
 
   @Test
-  void nodeCacheIsAHostPathMountedIntoFetchModelOnly() {
+  void nodeCacheIsAHostPathWhereEachPodGetsItsOwnDirectory() {
     PodSpec pod = podSpec(withNodeCache("/mnt/nvme/model-cache", "200Gi"));
 
     Volume volume = pod.getVolumes().stream().filter(v -> v.getName().equals(EndpointModel.MODEL_CACHE_VOLUME))
         .findFirst().orElseThrow(() -> new AssertionError("no cache volume in " + pod.getVolumes()));
     assertEquals("/mnt/nvme/model-cache", volume.getHostPath().getPath());
     assertEquals("DirectoryOrCreate", volume.getHostPath().getType());
+    assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getName().equals(EndpointModel.MODEL_VOLUME)),
+        "no emptyDir: the model lives in the cache's mount, where it can be hard-linked");
     Container fetch = fetchModel(pod);
     VolumeMount mount = mountOf(fetch, EndpointModel.MODEL_CACHE_VOLUME)
         .orElseThrow(() -> new AssertionError("fetch-model does not mount the cache"));
     assertEquals("/var/lib/warmstart/model-cache", mount.getMountPath());
     assertNotEquals(Boolean.TRUE, mount.getReadOnly(), "fetch-model fills the cache");
+    assertEquals(null, mount.getSubPath());
     assertEquals(List.of("fetch-model", "--cache-dir=/var/lib/warmstart/model-cache",
-        "--cache-max-size=" + (200L << 30)), fetch.getArgs());
-    assertEquals(Optional.empty(), mountOf(server(pod), EndpointModel.MODEL_CACHE_VOLUME), "the server never sees it");
+        "--cache-max-size=" + (200L << 30),
+        "--cache-pods-url=http://warmstart-gate.warmstart.svc:8081/v1/pods?node=$(NODE_NAME)"), fetch.getArgs());
+    // $(VAR) in an env value expands the variables defined before it: the downward API's come first.
+    assertEquals(Optional.of("/var/lib/warmstart/model-cache/pods/$(POD_NAMESPACE)/$(POD_UID)"), env(fetch, "MODEL_PATH"));
+    List<String> names = fetch.getEnv().stream().map(e -> e.getName()).toList();
+    assertTrue(names.contains("POD_UID") && names.indexOf("POD_UID") < names.indexOf("MODEL_PATH")
+        && names.indexOf("POD_NAMESPACE") < names.indexOf("MODEL_PATH") && names.contains("NODE_NAME"), names.toString());
+    assertEquals("metadata.uid", fetch.getEnv().stream().filter(e -> e.getName().equals("POD_UID")).findFirst()
+        .orElseThrow().getValueFrom().getFieldRef().getFieldPath());
+
+    VolumeMount served = mountOf(server(pod), EndpointModel.MODEL_CACHE_VOLUME)
+        .orElseThrow(() -> new AssertionError("the server does not mount its directory"));
+    assertEquals("/models/qwen3-8b", served.getMountPath());
+    assertEquals("pods/$(WARMSTART_POD_NAMESPACE)/$(WARMSTART_POD_UID)", served.getSubPathExpr());
+    assertEquals(Boolean.TRUE, served.getReadOnly(), "the server only reads the weights");
+    assertEquals("metadata.uid", server(pod).getEnv().stream().filter(e -> e.getName().equals("WARMSTART_POD_UID"))
+        .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
     assertEquals(Optional.empty(), mountOf(gate(pod), EndpointModel.MODEL_CACHE_VOLUME));
-    // The server still reads its own copy from the pod's emptyDir.
-    assertEquals("/models/qwen3-8b", mountOf(server(pod), EndpointModel.MODEL_VOLUME).orElseThrow().getMountPath());
     assertEquals(Optional.of("s3://models/qwen3-8b/"), env(fetch, "MODEL_URI"));
   }
 

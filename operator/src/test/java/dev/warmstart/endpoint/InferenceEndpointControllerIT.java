@@ -180,6 +180,28 @@ class InferenceEndpointControllerIT {
     assertEquals("s3-creds", fetch.getEnvFrom().get(0).getSecretRef().getName(), "only fetch-model gets the credentials");
   }
 
+  @Test
+  void withTheNodeCacheEachPodReadsItsOwnDirectoryOfTheCache() {
+    String ns = KubeApi.newNamespace(client, "ie");
+    client.resource(endpoint(ns, "cached", "vllm/vllm-openai:v0.11.0", "nodeCache: {enabled: true}")).create();
+    Deployment deployment = await(() -> client.apps().deployments().inNamespace(ns).withName("cached").get(),
+        d -> d != null);
+
+    // The API server accepts the pod (subPathExpr, downward API env) and the kubelet would expand it like this.
+    Pod pod = client.resource(podOf(deployment, "gpu-2")).create();
+    var server = pod.getSpec().getContainers().get(0);
+    var mount = server.getVolumeMounts().stream().filter(m -> m.getMountPath().equals("/models/m")).findFirst()
+        .orElseThrow();
+    assertEquals("pods/$(WARMSTART_POD_NAMESPACE)/$(WARMSTART_POD_UID)", mount.getSubPathExpr());
+    assertEquals(Boolean.TRUE, mount.getReadOnly());
+    var fetch = pod.getSpec().getInitContainers().stream().filter(c -> c.getName().equals("fetch-model")).findFirst()
+        .orElseThrow();
+    assertEquals("/var/lib/warmstart/model-cache/pods/$(POD_NAMESPACE)/$(POD_UID)", fetch.getEnv().stream()
+        .filter(e -> e.getName().equals("MODEL_PATH")).findFirst().orElseThrow().getValue());
+    assertTrue(pod.getSpec().getVolumes().stream().anyMatch(v -> v.getHostPath() != null
+        && "/var/lib/warmstart/model-cache".equals(v.getHostPath().getPath())));
+  }
+
   private static InferenceEndpoint endpoint(String ns, String name, String image, String extraModel) {
     String yaml = """
         apiVersion: warmstart.dev/v1alpha1

@@ -247,6 +247,30 @@ class GateServerTest {
   }
 
   @Test
+  void podsOnANodeAreListedForTheNodeCachesCleanup() throws Exception {
+    pods.put(serving("p1", NODE, IMAGE, true)).put(serving("p2", NODE, IMAGE, true))
+        .put(serving("elsewhere", "node-2", IMAGE, true));
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    var json = JSON.readTree(r.body());
+    assertEquals(List.of(uid("p1"), uid("p2")), JSON.convertValue(json.get("uids"), List.class));
+    assertEquals(List.of(), JSON.convertValue(json.get("namespaces"), List.class), "all namespaces");
+
+    // A view that may miss live pods must not answer: their directories would be deleted.
+    pods.ready = false;
+    assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    pods.ready = true;
+    leader.set(false);
+    assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    leader.set(true);
+    assertEquals(400, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        + GateServer.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+  }
+
+  @Test
   void malformedRequestsAre400() throws Exception {
     Answer missing = get(server, "namespace=ml&pod=p&node=" + NODE + "&kind=model").get(5, TimeUnit.SECONDS);
     assertEquals(400, missing.code);

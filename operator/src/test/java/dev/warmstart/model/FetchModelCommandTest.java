@@ -116,7 +116,7 @@ class FetchModelCommandTest {
     void transferOptionsSetTheDownloadersSettings() {
         FetchModelCommand defaults = command();
         run(defaults, "--to", tmp.resolve("m").toString(), "--termination-log", tmp.resolve("log").toString());
-        assertEquals(64, defaults.settings.concurrency());
+        assertEquals(Downloader.Settings.AUTO, defaults.settings.concurrency(), "adaptive by default");
         assertEquals(16 << 20, defaults.settings.partSize());
 
         FetchModelCommand command = command();
@@ -125,6 +125,12 @@ class FetchModelCommandTest {
         assertEquals(7, command.settings.concurrency());
         assertEquals(8 << 20, command.settings.partSize());
         assertEquals(Duration.ofSeconds(10), command.settings.stallTimeout(), "the other settings stay");
+
+        FetchModelCommand progress = command();
+        run(progress, "--progress-interval", "1", "--concurrency", "AUTO", "--to", tmp.resolve("m").toString(),
+                "--termination-log", tmp.resolve("log").toString());
+        assertEquals(Duration.ofSeconds(1), progress.settings.progressInterval());
+        assertEquals(Downloader.Settings.AUTO, progress.settings.concurrency());
     }
 
     @Test

@@ -29,6 +29,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
@@ -55,6 +57,8 @@ class RangedDownloadTest {
         final AtomicInteger inFlight = new AtomicInteger();
         final AtomicInteger maxInFlight = new AtomicInteger();
         volatile long delayMillis;
+        /** When set, the bytes at offset 0 are held until a part at another offset has been opened. */
+        volatile CountDownLatch holdFirstPart;
         /** Parts served before every further open fails for good (-1: never). */
         volatile int failAfter = -1;
         final AtomicInteger served = new AtomicInteger();
@@ -128,6 +132,10 @@ class RangedDownloadTest {
 
         private Body serve(String path, byte[] bytes, long off, long len) throws IOException {
             opens.merge(path + "@" + off, 1, Integer::sum);
+            CountDownLatch hold = holdFirstPart;
+            if (hold != null && off > 0) {
+                hold.countDown();
+            }
             if (failAfter >= 0 && served.get() >= failAfter) {
                 throw FetchException.fatal("access denied (test)");
             }
@@ -144,6 +152,10 @@ class RangedDownloadTest {
 
                 @Override
                 public synchronized int read(byte[] b, int o, int l) {
+                    if (hold != null && off == 0 && pos == 0 && !await(hold)) {
+                        throw new java.io.UncheckedIOException(
+                                new IOException("test: no other part was requested while the first one was held"));
+                    }
                     if (delayMillis > 0 && pos == 0) {
                         sleep(delayMillis);
                     }
@@ -162,6 +174,15 @@ class RangedDownloadTest {
                 }
             };
             return new Body(in, len);
+        }
+    }
+
+    private static boolean await(CountDownLatch latch) {
+        try {
+            return latch.await(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
@@ -203,6 +224,20 @@ class RangedDownloadTest {
         assertEquals(Set.of(), source.offsetsOpened("c.txt"), "a 0-byte file needs no range");
         assertTrue(source.maxInFlight.get() <= 8);
         assertNoTempFiles(dir);
+    }
+
+    @Test
+    void theOtherPartsStartWhileTheFirstRequestIsStillArriving() throws IOException {
+        // The first request of a file tells its size and carries the first part; waiting for that part before
+        // asking for the others would start every file on one connection.
+        byte[] a = randomBytes(4 * PART, 21);
+        RangedSource source = new RangedSource().file("a.bin", a);
+        source.holdFirstPart = new CountDownLatch(1);
+
+        downloader(4).fetch(source);
+
+        assertFiles(Map.of("a.bin", a), dir);
+        assertEquals(1, source.opens("a.bin", 0), "the first part was not retried: others came while it was held");
     }
 
     @Test

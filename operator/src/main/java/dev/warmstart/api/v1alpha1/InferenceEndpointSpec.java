@@ -148,7 +148,7 @@ public class InferenceEndpointSpec {
     public String getPath() { return path; }
     public void setPath(String path) { this.path = path; }
     @JsonPropertyDescription("Node-local cache of the weights, off by default: each node downloads a model once "
-        + "and later replicas there copy it from the node's disk. Uses a hostPath volume, which the restricted and "
+        + "and later replicas there get it in under a second, as hard links on the node's disk. Uses a hostPath volume, which the restricted and "
         + "baseline Pod Security levels forbid: the namespace must allow privileged pods.")
     private NodeCache nodeCache;
 
@@ -170,8 +170,10 @@ public class InferenceEndpointSpec {
     public static final String DEFAULT_MAX_SIZE = "500Gi";
 
     @Default("false")
-    @JsonPropertyDescription("Download each model once per node into a directory on the node and fill later "
-        + "replicas' model volumes from it; concurrent downloads of one model on a node wait for the first. "
+    @JsonPropertyDescription("Download each model once per node into a directory on the node; each pod's server "
+        + "reads the model, read-only, from the pod's own directory there (pods/<namespace>/<uid>, hard links to "
+        + "the cached files), removed by a later download once the pod is gone. Concurrent downloads of one "
+        + "model on a node wait for the first. "
         + "Off by default: it needs a hostPath volume (privileged Pod Security) and the download container "
         + "then runs as root, without capabilities, to write the kubelet-created directory.")
     private Boolean enabled = false;
@@ -189,7 +191,8 @@ public class InferenceEndpointSpec {
     @Default(DEFAULT_MAX_SIZE)
     @JsonPropertyDescription("Size limit of the cache (for example 500Gi). When a download would exceed it, "
         + "the least recently used models that no download is reading are evicted; a model larger than the "
-        + "limit is downloaded without the cache. Running servers keep their own copy.")
+        + "limit is downloaded without the cache. A running server keeps its files (hard links) until its pod "
+        + "is gone.")
     private Quantity maxSize = new Quantity(DEFAULT_MAX_SIZE);
 
     public Boolean getEnabled() { return enabled; }
