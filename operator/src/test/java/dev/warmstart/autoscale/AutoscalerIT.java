@@ -11,6 +11,7 @@ import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import dev.warmstart.testing.Await;
+import dev.warmstart.testing.Edits;
 import dev.warmstart.testing.KubeApi;
 import dev.warmstart.testing.Pods;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -119,7 +120,7 @@ class AutoscalerIT {
     assertEquals(3, deployment(ns, "llm").getSpec().getReplicas());
 
     // A spec change re-applies the Deployment: the autoscaler's count survives it.
-    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("llm").edit(e -> {
+    Edits.edit(client.resources(InferenceEndpoint.class).inNamespace(ns).withName("llm"), e -> {
       e.getSpec().setArgs(java.util.List.of("--model", "/models/m", "--max-num-seqs", "64"));
       return e;
     });
