@@ -73,9 +73,11 @@ build_go_install() { # name module version [ldflags]
 }
 
 install_debian_packages() {
-  # qemu-user-static runs the arm64 pause binary in its unit test.
+  # qemu-user-static runs the arm64 pause binary in its unit test; prometheus is the real
+  # Prometheus the autoscaling E2E test and bench/autoscale.sh start on loopback.
   local missing=()
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  command -v prometheus >/dev/null || missing+=(prometheus)
   (( ${#missing[@]} )) || return 0
   if [[ $(id -u) != 0 ]]; then
     log "not root: install ${missing[*]} yourself (the arm64 pause test is skipped without it)"

@@ -98,7 +98,7 @@ public final class EndpointModel {
     return "http://" + serviceName(ie) + "." + ie.getMetadata().getNamespace() + ".svc:" + port(ie);
   }
 
-  static int port(InferenceEndpoint ie) {
+  public static int port(InferenceEndpoint ie) {
     return ie.getSpec().getPort() == null ? 8000 : ie.getSpec().getPort();
   }
 

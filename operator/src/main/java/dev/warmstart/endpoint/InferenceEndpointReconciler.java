@@ -5,6 +5,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
+import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.operator.HelperSettings;
@@ -49,6 +50,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private final EventRecorder events;
   private final ColdStartMetrics metrics;
   private final Clock clock;
+  private final Autoscaler autoscaler;
   /** Cold starts already announced (metrics, events), newest kept; bounded so it cannot grow without end. */
   private final Set<String> announced = Collections.newSetFromMap(Collections.synchronizedMap(
       new LinkedHashMap<>(256, 0.75f, false) {
@@ -58,11 +60,18 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
         }
       }));
 
-  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
+  /** {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count. */
+  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
+      Autoscaler autoscaler) {
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
     this.events = events;
     this.metrics = metrics;
     this.clock = clock;
+    this.autoscaler = autoscaler;
+  }
+
+  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
+    this(helpers, events, metrics, clock, null);
   }
 
   @Override
@@ -86,6 +95,18 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
 
   @Override
   public UpdateControl<InferenceEndpoint> reconcile(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
+    var pods = context.getSecondaryResources(Pod.class);
+    // Autoscale before applying the Deployment: the first round claims spec.replicas for the
+    // autoscaler's field manager, so the apply without replicas that follows cannot reset the count.
+    Autoscaler.Outcome scaling = null;
+    if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
+      Deployment existing = context.getSecondaryResource(Deployment.class).orElse(null);
+      if (existing != null && existing.getSpec() != null) {
+        scaling = autoscaler.run(ie, existing, pods, EndpointModel.port(ie));
+      }
+    } else if (autoscaler != null) {
+      autoscaler.forget(ie);
+    }
     Deployment servingDeployment = deployment.reconcile(ie, context).getSingleResource().orElse(null);
     service.reconcile(ie, context);
     ImageCache cache = null;
@@ -95,7 +116,6 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       imageCache.delete(ie, context);
     }
     String missingCredentials = missingCredentials(ie, context);
-    var pods = context.getSecondaryResources(Pod.class);
 
     InferenceEndpointStatus previous = ie.getStatus();
     ColdStart previousColdStart = previous == null ? null : previous.getColdStart();
@@ -112,13 +132,44 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     }
     InferenceEndpointStatus status = EndpointStatus.compute(ie, servingDeployment, pods, cache, missingCredentials,
         ColdStarts.record(previousColdStart, fresh));
+    if (ie.getSpec().getAutoscaling() != null) {
+      autoscalingStatus(status, previous, scaling);
+    }
     status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
         ie.getMetadata().getGeneration(), clock.instant()));
     announceTransitions(ie, previous, status);
 
     UpdateControl<InferenceEndpoint> control = status.equals(previous) ? UpdateControl.noUpdate()
         : UpdateControl.patchStatus(statusPatch(ie, status));
-    return missingCredentials == null ? control : control.rescheduleAfter(RECHECK_MISSING_SECRET);
+    Duration next = missingCredentials == null ? null : RECHECK_MISSING_SECRET;
+    if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
+      // The autoscaler's clock: another round after pollInterval, whatever else happens.
+      Duration poll = scaling != null ? scaling.pollInterval() : Autoscaler.pollInterval(ie.getSpec().getAutoscaling());
+      next = next == null || poll.compareTo(next) < 0 ? poll : next;
+    }
+    return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /** desiredReplicas, lastScaleTime, currentMetrics and the three autoscaling conditions. */
+  private void autoscalingStatus(InferenceEndpointStatus status, InferenceEndpointStatus previous,
+      Autoscaler.Outcome scaling) {
+    String lastScale = previous == null ? null : previous.getLastScaleTime();
+    List<Condition> conditions = new java.util.ArrayList<>(status.getConditions());
+    status.setConditions(conditions);
+    if (scaling == null) {
+      // No Deployment yet (or no autoscaler in this process): say so rather than leave the conditions out.
+      status.setDesiredReplicas(previous == null ? null : previous.getDesiredReplicas());
+      status.setLastScaleTime(lastScale);
+      conditions.add(new Condition(Autoscaler.ABLE_TO_SCALE, Condition.FALSE,
+          autoscaler == null ? "AutoscalerOff" : "NoScaleTarget",
+          autoscaler == null ? "this operator runs without the autoscaler" : "the Deployment does not exist yet"));
+      return;
+    }
+    status.setDesiredReplicas(scaling.desiredReplicas());
+    status.setLastScaleTime(scaling.lastScale() != null
+        ? scaling.lastScale().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString() : lastScale);
+    status.setCurrentMetrics(scaling.currentMetrics());
+    conditions.addAll(scaling.conditions());
   }
 
   private static String missingCredentials(InferenceEndpoint ie, Context<InferenceEndpoint> context) {

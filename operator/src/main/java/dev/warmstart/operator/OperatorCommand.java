@@ -1,5 +1,8 @@
 package dev.warmstart.operator;
 
+import dev.warmstart.autoscale.AutoscaleMetrics;
+import dev.warmstart.autoscale.Autoscaler;
+import dev.warmstart.autoscale.MetricReader;
 import dev.warmstart.endpoint.ColdStartMetrics;
 import dev.warmstart.endpoint.InferenceEndpointReconciler;
 import dev.warmstart.events.EventRecorder;
@@ -63,6 +66,11 @@ public class OperatorCommand implements Callable<Integer> {
       description = "Port of /metrics, /healthz and /readyz (default: ${DEFAULT-VALUE}; 0 picks a free port).")
   int httpPort;
 
+  @Option(names = "--autoscale-metrics-timeout-ms", defaultValue = "1000",
+      description = "Deadline for one pod scrape or Prometheus query of the autoscaler; a pod slower than this "
+          + "counts as not answering (default: ${DEFAULT-VALUE}).")
+  long metricsTimeoutMillis;
+
   @Option(names = "--leader-election-namespace", defaultValue = "${env:POD_NAMESPACE}",
       description = "Namespace of the leader-election Lease; leader election is on when set (env POD_NAMESPACE).")
   String leaseNamespace;
@@ -108,7 +116,11 @@ public class OperatorCommand implements Callable<Integer> {
     HelperSettings helpers = new HelperSettings(helperImage, gateUrl);
     operator.register(new ImageCacheReconciler(helpers, events, new CacheMetrics(registry), clock),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
-    operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock),
+    AutoscaleMetrics autoscaleMetrics = new AutoscaleMetrics(registry);
+    Autoscaler autoscaler = new Autoscaler(client,
+        new MetricReader(client, clock, Duration.ofMillis(metricsTimeoutMillis), autoscaleMetrics), events,
+        autoscaleMetrics, clock);
+    operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock, autoscaler),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),

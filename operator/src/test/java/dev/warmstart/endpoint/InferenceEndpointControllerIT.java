@@ -10,6 +10,7 @@ import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import dev.warmstart.testing.Await;
+import dev.warmstart.testing.Edits;
 import dev.warmstart.testing.KubeApi;
 import dev.warmstart.testing.Pods;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
@@ -89,7 +90,7 @@ class InferenceEndpointControllerIT {
     assertEquals("False", Conditions.find(seen.getStatus().getConditions(), "Ready").orElseThrow().getStatus());
 
     // A new image rolls the Deployment and re-targets the cache; scale goes through /scale.
-    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").edit(e -> {
+    Edits.edit(client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b"), e -> {
       e.getSpec().setImage("vllm/vllm-openai:v0.11.1");
       return e;
     });
@@ -101,7 +102,7 @@ class InferenceEndpointControllerIT {
     await(() -> client.apps().deployments().inNamespace(ns).withName("qwen3-8b").get(), d -> d.getSpec().getReplicas() == 3);
 
     // Turning caching off removes the endpoint's ImageCache.
-    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").edit(e -> {
+    Edits.edit(client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b"), e -> {
       e.getSpec().getImageCache().setEnabled(false);
       return e;
     });

@@ -147,6 +147,12 @@ public class Autoscaling {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   @ValidationRule(value = "(self.type == 'AverageValue') == has(self.averageValue) && (self.type == 'Value') == has(self.value)",
       message = "set averageValue for type AverageValue, value for type Value, and not the other")
+  // A target of zero or below would make every reading an infinite ratio: refuse it at admission.
+  // (isQuantity() as well would exceed the CEL cost budget; a string that is no quantity fails quantity().)
+  @ValidationRule(value = "!has(self.averageValue) || quantity(string(self.averageValue)).isGreaterThan(quantity('0'))",
+      message = "averageValue must be a quantity greater than zero")
+  @ValidationRule(value = "!has(self.value) || quantity(string(self.value)).isGreaterThan(quantity('0'))",
+      message = "value must be a quantity greater than zero")
   public static class MetricTarget {
     @Required
     @Pattern("^(AverageValue|Value)$")
@@ -169,9 +175,10 @@ public class Autoscaling {
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Behavior {
-    @JsonPropertyDescription("Rules for scaling up; default: no stabilization, double or +4 pods every 15s.")
+    @JsonPropertyDescription("Rules for scaling up; default: no stabilization window and no rate limit, because "
+        + "replicas still starting already count as capacity on the way.")
     private ScalingRules scaleUp;
-    @JsonPropertyDescription("Rules for scaling down; default: 300s stabilization window, 100% every 15s.")
+    @JsonPropertyDescription("Rules for scaling down; default: 300s stabilization window, then at most 100% every 15s.")
     private ScalingRules scaleDown;
 
     public ScalingRules getScaleUp() { return scaleUp; }
@@ -184,7 +191,8 @@ public class Autoscaling {
   public static class ScalingRules {
     @Min(0)
     @Max(3600)
-    @JsonPropertyDescription("Seconds of past recommendations considered, to prevent flapping.")
+    @JsonPropertyDescription("Seconds of past recommendations considered, to prevent flapping: scaling down follows "
+        + "the highest recommendation in the window, scaling up the lowest. Default 0 up, 300 down.")
     private Integer stabilizationWindowSeconds;
 
     @Pattern("^(Max|Min|Disabled)$")
@@ -192,7 +200,7 @@ public class Autoscaling {
     private String selectPolicy;
 
     @Size(max = 10)
-    @JsonPropertyDescription("Limits on how much replicas may change within a period.")
+    @JsonPropertyDescription("Limits on how much replicas may change within a period; none means no limit.")
     private List<ScalingPolicy> policies = new ArrayList<>();
 
     public Integer getStabilizationWindowSeconds() { return stabilizationWindowSeconds; }

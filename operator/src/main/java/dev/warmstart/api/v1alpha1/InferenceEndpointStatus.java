@@ -26,6 +26,9 @@ public class InferenceEndpointStatus {
   @JsonPropertyDescription("When the autoscaler last changed the replica count (RFC 3339).")
   private String lastScaleTime;
 
+  @JsonPropertyDescription("The autoscaler's latest reading of each metric, in spec order.")
+  private List<MetricValue> currentMetrics = new ArrayList<>();
+
   @LabelSelector
   @JsonPropertyDescription("Label selector of the serving pods, for the /scale subresource (HPA, KEDA).")
   private String selector;
@@ -44,14 +47,16 @@ public class InferenceEndpointStatus {
     return o instanceof InferenceEndpointStatus s && Objects.equals(observedGeneration, s.observedGeneration)
         && Objects.equals(replicas, s.replicas) && Objects.equals(readyReplicas, s.readyReplicas)
         && Objects.equals(desiredReplicas, s.desiredReplicas)
-        && Objects.equals(lastScaleTime, s.lastScaleTime) && Objects.equals(selector, s.selector)
+        && Objects.equals(lastScaleTime, s.lastScaleTime) && Objects.equals(currentMetrics, s.currentMetrics)
+        && Objects.equals(selector, s.selector)
         && Objects.equals(url, s.url) && Objects.equals(coldStart, s.coldStart)
         && Objects.equals(conditions, s.conditions);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(observedGeneration, replicas, readyReplicas, desiredReplicas, lastScaleTime, selector,
+    return Objects.hash(observedGeneration, replicas, readyReplicas, desiredReplicas, lastScaleTime, currentMetrics,
+        selector,
         url, coldStart, conditions);
   }
 
@@ -65,6 +70,8 @@ public class InferenceEndpointStatus {
   public void setDesiredReplicas(Integer desiredReplicas) { this.desiredReplicas = desiredReplicas; }
   public String getLastScaleTime() { return lastScaleTime; }
   public void setLastScaleTime(String lastScaleTime) { this.lastScaleTime = lastScaleTime; }
+  public List<MetricValue> getCurrentMetrics() { return currentMetrics; }
+  public void setCurrentMetrics(List<MetricValue> currentMetrics) { this.currentMetrics = currentMetrics; }
   public String getSelector() { return selector; }
   public void setSelector(String selector) { this.selector = selector; }
   public String getUrl() { return url; }
@@ -163,5 +170,51 @@ public class InferenceEndpointStatus {
     public int hashCode() {
       return Objects.hash(pod, node, readyAt, total, scheduling, gateWait, modelDownload, imagePull, serverStart);
     }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class MetricValue {
+    @JsonPropertyDescription("Pods or Prometheus, as in spec.")
+    private String type;
+    @JsonPropertyDescription("The metric's name (Pods) or query (Prometheus).")
+    private String metric;
+    @JsonPropertyDescription("Current average per replica (AverageValue targets).")
+    private String averageValue;
+    @JsonPropertyDescription("Current value of the metric as a whole (Value targets, and the sum for Pods).")
+    private String value;
+    @JsonPropertyDescription("Pods whose metrics endpoint answered with a sample (Pods only).")
+    private Integer podsRead;
+    @JsonPropertyDescription("Why there is no reading, when there is none.")
+    private String error;
+
+    public MetricValue() {}
+
+    public MetricValue(String type, String metric) {
+      this.type = type;
+      this.metric = metric;
+    }
+
+    public String getType() { return type; }
+    public void setType(String type) { this.type = type; }
+    public String getMetric() { return metric; }
+    public void setMetric(String metric) { this.metric = metric; }
+    public String getAverageValue() { return averageValue; }
+    public void setAverageValue(String averageValue) { this.averageValue = averageValue; }
+    public String getValue() { return value; }
+    public void setValue(String value) { this.value = value; }
+    public Integer getPodsRead() { return podsRead; }
+    public void setPodsRead(Integer podsRead) { this.podsRead = podsRead; }
+    public String getError() { return error; }
+    public void setError(String error) { this.error = error; }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof MetricValue m && Objects.equals(type, m.type) && Objects.equals(metric, m.metric)
+          && Objects.equals(averageValue, m.averageValue) && Objects.equals(value, m.value)
+          && Objects.equals(podsRead, m.podsRead) && Objects.equals(error, m.error);
+    }
+
+    @Override
+    public int hashCode() { return Objects.hash(type, metric, averageValue, value, podsRead, error); }
   }
 }
