@@ -73,12 +73,15 @@ build_go_install() { # name module version [ldflags]
 }
 
 install_debian_packages() {
-  # qemu-user-static runs the arm64 pause binary in its unit test.
+  # qemu-user-static runs the arm64 pause binary in its unit test; lua5.1 (the Lua of Argo CD's
+  # gopher-lua) runs the Argo CD health checks' tests; shellcheck checks the kind scripts.
   local missing=()
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  command -v lua5.1 >/dev/null || missing+=(lua5.1)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
   (( ${#missing[@]} )) || return 0
   if [[ $(id -u) != 0 ]]; then
-    log "not root: install ${missing[*]} yourself (the arm64 pause test is skipped without it)"
+    log "not root: install ${missing[*]} yourself (Debian packages)"
     return 0
   fi
   log "installing Debian packages: ${missing[*]}"
