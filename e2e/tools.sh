@@ -35,9 +35,9 @@ build_kubernetes() {
   # k8s.io/kubernetes requires its staging modules at v0.0.0 through replaces that a
   # dependent module does not inherit: pin each one to the matching published version.
   local m
-  for m in $(awk '$1 ~ /^k8s.io\// && $2=="v0.0.0" {print $1}' "$gomod"); do
+  while read -r m; do
     go mod edit -replace="$m=$m@$staging"
-  done
+  done < <(awk '$1 ~ /^k8s.io\// && $2=="v0.0.0" {print $1}' "$gomod")
   local p=k8s.io/kubernetes/cmd
   go get "$p/kube-apiserver@v$K8S_VERSION" >/dev/null
   # kwokctl and kube-api-test parse --version: stamp it the way the official build does.
