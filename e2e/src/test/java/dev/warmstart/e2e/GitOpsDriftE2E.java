@@ -23,7 +23,17 @@ import org.junit.jupiter.api.Test;
  * show no difference against the applied manifest (kubectl diff --server-side, as Argo CD's
  * server-side diff), their generation is unchanged, and every field another manager owns is status.
  */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class GitOpsDriftE2E {
+  /**
+   * Dashboard metrics that exist only after an event this test does not cause, with the Micrometer
+   * meter (in the operator's sources or JOSDK's) that exports them. GateE2E causes the gate's.
+   */
+  private static final java.util.Map<String, String> EVENT_ONLY = java.util.Map.of(
+      "warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait",
+      "warmstart_gate_decisions_total", "warmstart.gate.decisions",
+      "operator_sdk_reconciliations_failed_total", "JOSDK MicrometerMetrics: a failed reconciliation",
+      "operator_sdk_controllers_execution_reconcile_failure_total", "JOSDK MicrometerMetrics: a failed reconcile");
   private static final String NS = "e2e-gitops";
   private static final String MANAGER = "argocd-controller";
   private static final String MANIFEST = """
@@ -80,6 +90,7 @@ class GitOpsDriftE2E {
   }
 
   @Test
+  @org.junit.jupiter.api.Order(1)
   void reconciledObjectsShowNoDriftFromTheirManifest() throws Exception {
     Cluster.deleteAndWait(client, InferenceEndpoint.class, NS, "gitops");
     Cluster.deleteAndWait(client, ImageCache.class, NS, "gitops");
@@ -107,5 +118,43 @@ class GitOpsDriftE2E {
     assertEquals("", diff.strip(), "kubectl diff shows drift");
     System.out.println("e2e: kubectl diff --server-side: no drift after reconciliation; managers outside status: "
         + MANAGER + " only");
+  }
+
+  /** The Grafana dashboard queries metrics this operator exports (scraped after the reconciliation above). */
+  @Test
+  @org.junit.jupiter.api.Order(2)
+  void dashboardQueriesExportedMetrics() throws Exception {
+    var http = java.net.http.HttpClient.newHttpClient();
+    String scrape = http.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + operator.http().port() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    java.util.Set<String> exported = scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank())
+        .map(l -> l.split("[{ ]", 2)[0]).collect(java.util.stream.Collectors.toSet());
+    String dashboard = Files.readString(Cluster.repoRoot().resolve("charts/warmstart/dashboards/warmstart.json"));
+    java.util.Set<String> queried = new java.util.TreeSet<>();
+    var m = java.util.regex.Pattern.compile("\\b(warmstart_[a-z_]+|operator_sdk_[a-z_]+)\\b").matcher(dashboard);
+    while (m.find()) {
+      queried.add(m.group(1));
+    }
+    assertTrue(queried.size() >= 10, "the dashboard queries the operator's metrics: " + queried);
+    String sources;
+    try (var files = Files.walk(Cluster.repoRoot().resolve("operator/src/main/java"))) {
+      sources = files.filter(Files::isRegularFile).map(f -> {
+        try {
+          return Files.readString(f);
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }).collect(java.util.stream.Collectors.joining("\n"));
+    }
+    for (String metric : queried) {
+      if (EVENT_ONLY.containsKey(metric)) {
+        String meter = EVENT_ONLY.get(metric);
+        assertTrue(meter.startsWith("JOSDK") || sources.contains('"' + meter + '"'), metric + ": no meter " + meter);
+      } else {
+        assertTrue(exported.contains(metric), metric + " is not in /metrics: " + exported);
+      }
+    }
+    System.out.println("e2e: dashboard queries " + queried.size() + " metrics, all exported");
   }
 }
