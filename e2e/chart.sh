@@ -7,6 +7,7 @@
 #   the operator out of cluster as the chart's ServiceAccount.
 # Usage: e2e/chart.sh            check and install (release warmstart in namespace warmstart)
 #        e2e/chart.sh --check    only lint and render (no cluster needed)
+#        e2e/chart.sh --update-manifest   rewrite deploy/warmstart.yaml (the kubectl install) from the chart
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -35,6 +36,18 @@ for i in 1 2; do
 done
 cmp "$tmp/all-1.yaml" "$tmp/all-2.yaml"
 cmp "$tmp/ns-1.yaml" "$tmp/ns-2.yaml"
+# deploy/warmstart.yaml is the chart rendered with its defaults, for installs without Helm.
+{
+  echo "# The warmstart operator for 'kubectl apply' (namespace warmstart; CRDs: kubectl apply --server-side -f crds/)."
+  echo "# Rendered from charts/warmstart with its default values by e2e/chart.sh --update-manifest; do not edit."
+  render | grep -v '^# Source:'
+} >"$tmp/deploy.yaml"
+if [[ ${1:-} == --update-manifest ]]; then
+  cp "$tmp/deploy.yaml" deploy/warmstart.yaml
+  log "wrote deploy/warmstart.yaml"; exit 0
+fi
+cmp "$tmp/deploy.yaml" deploy/warmstart.yaml ||
+  { log "error: deploy/warmstart.yaml is not the chart's render: run e2e/chart.sh --update-manifest"; exit 1; }
 if grep -n '[*]' <(grep -A3 -E '^\s*(- )?(apiGroups|resources|verbs):' "$tmp/all-1.yaml"); then
   log "error: a wildcard in the chart's RBAC"; exit 1
 fi
@@ -52,11 +65,12 @@ metadata:
     pod-security.kubernetes.io/warn: restricted
 YAML
 kctl apply --server-side --force-conflicts --field-manager=warmstart-e2e -f "$CHART/crds/" >/dev/null
-kctl apply --dry-run=server -f "$tmp/all-1.yaml"
+kctl apply --dry-run=server --server-side --force-conflicts --field-manager=warmstart-dry-run -f "$tmp/all-1.yaml"
+kctl apply --dry-run=server --server-side --force-conflicts --field-manager=warmstart-dry-run -f deploy/warmstart.yaml >/dev/null
 # Watching selected namespaces binds the rules there: they must exist.
 kctl create namespace ml --dry-run=client -o yaml | kctl apply -f - >/dev/null
 kctl create namespace team-a --dry-run=client -o yaml | kctl apply -f - >/dev/null
-kctl apply --dry-run=server -f "$tmp/ns-1.yaml"
+kctl apply --dry-run=server --server-side --force-conflicts --field-manager=warmstart-dry-run -f "$tmp/ns-1.yaml"
 
 log "helm upgrade --install $RELEASE (namespace $NS)"
 "$HELM" upgrade --install "$RELEASE" "$CHART" --namespace "$NS" --kubeconfig "$(e2e/cluster.sh kubeconfig)" \
