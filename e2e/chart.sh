@@ -77,3 +77,12 @@ log "helm upgrade --install $RELEASE (namespace $NS)"
   --set image.tag=e2e --wait --timeout 2m
 kctl -n "$NS" rollout status deployment/"$RELEASE" --timeout=90s
 kctl -n "$NS" get pods -l app.kubernetes.io/instance="$RELEASE" -o wide
+
+# A second release that watches one namespace only (RbacE2E runs the operator as its ServiceAccount too).
+log "helm upgrade --install $RELEASE-ns (namespace $NS-ns, watching e2e-rbac-ns)"
+kctl create namespace e2e-rbac-ns --dry-run=client -o yaml | kctl apply -f - >/dev/null
+kctl create namespace "$NS-ns" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+kctl label namespace "$NS-ns" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
+"$HELM" upgrade --install "$RELEASE-ns" "$CHART" --namespace "$NS-ns" --kubeconfig "$(e2e/cluster.sh kubeconfig)" \
+  --set image.tag=e2e --set replicaCount=1 --set 'watchNamespaces={e2e-rbac-ns}' --wait --timeout 2m >/dev/null
+kctl -n "$NS-ns" rollout status deployment/"$RELEASE-ns" --timeout=90s

@@ -14,6 +14,7 @@ export KUBECONFIG
 e2e/chart.sh
 # The e2e suite's operator acts as the chart's ServiceAccount; RbacE2E checks the rules are exact.
 export WARMSTART_E2E_SERVICE_ACCOUNT=warmstart:warmstart
+export WARMSTART_E2E_NAMESPACED_SERVICE_ACCOUNT=warmstart-ns:warmstart-ns
 mvn -B verify -Pe2e "$@"
 image/build.sh --check
 shellcheck e2e/*.sh e2e/kind/*.sh image/*.sh bench/*.sh .ci/run

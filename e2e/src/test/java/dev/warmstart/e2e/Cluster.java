@@ -97,8 +97,12 @@ final class Cluster {
    * impersonate) and records its calls, or the plain client when no ServiceAccount is configured.
    */
   static KubernetesClient operatorClient(ApiCalls calls) {
+    return operatorClient(calls, serviceAccount());
+  }
+
+  static KubernetesClient operatorClient(ApiCalls calls, java.util.Optional<String[]> serviceAccount) {
     Config config = Config.autoConfigure(null);
-    serviceAccount().ifPresent(sa -> {
+    serviceAccount.ifPresent(sa -> {
       config.setImpersonateUsername("system:serviceaccount:" + sa[0] + ":" + sa[1]);
       config.setImpersonateGroups("system:serviceaccounts", "system:serviceaccounts:" + sa[0], "system:authenticated");
     });
@@ -116,18 +120,25 @@ final class Cluster {
    * it also takes the chart's leader-election Lease, as the chart's pods would.
    */
   static OperatorCommand.Running startOperator(ApiCalls calls) throws Exception {
+    return startOperator(calls, serviceAccount(), List.of());
+  }
+
+  /** As {@link #startOperator(ApiCalls)}, as the given ServiceAccount and with more operator arguments. */
+  static OperatorCommand.Running startOperator(ApiCalls calls, java.util.Optional<String[]> serviceAccount,
+      List<String> moreArgs) throws Exception {
     OperatorCommand command = new OperatorCommand();
     List<String> args = new ArrayList<>(List.of("--http-port=0", "--helper-image=warmstart/warmstart:e2e",
         // KWOK never runs the pods, so the gate URL only has to put the gate init container in them.
         "--gate-url=http://127.0.0.1:8081", "--gate-port=0"));
-    serviceAccount().ifPresent(sa -> {
+    args.addAll(moreArgs);
+    serviceAccount.ifPresent(sa -> {
       args.add("--leader-election-namespace=" + sa[0]);
       args.add("--identity=warmstart-e2e"); // one identity: each test's operator takes the Lease over at once
       args.add("--no-exit-on-lost-leadership"); // stopping the operator ends its leadership: keep the test JVM
     });
     new CommandLine(command).parseArgs(args.toArray(String[]::new));
-    OperatorCommand.Running running = command.start(operatorClient(calls));
-    serviceAccount().ifPresent(sa -> {
+    OperatorCommand.Running running = command.start(operatorClient(calls, serviceAccount));
+    serviceAccount.ifPresent(sa -> {
       // The controllers start once this instance leads; tests expect a working operator on return.
       try (KubernetesClient admin = client()) {
         await("operator holds the Lease", () -> admin.leases().inNamespace(sa[0]).withName("warmstart-operator").get(),
