@@ -74,11 +74,13 @@ build_go_install() { # name module version [ldflags]
 
 install_debian_packages() {
   # qemu-user-static runs the arm64 pause binary in its unit test; lua5.1 (the Lua of Argo CD's
-  # gopher-lua) runs the Argo CD health checks' tests; shellcheck checks the kind scripts.
+  # gopher-lua) runs the Argo CD health checks' tests; shellcheck checks the kind scripts; skopeo
+  # reads the operator image archive back (image/build.sh --check).
   local missing=()
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
   command -v lua5.1 >/dev/null || missing+=(lua5.1)
   command -v shellcheck >/dev/null || missing+=(shellcheck)
+  command -v skopeo >/dev/null || missing+=(skopeo)
   (( ${#missing[@]} )) || return 0
   if [[ $(id -u) != 0 ]]; then
     log "not root: install ${missing[*]} yourself (Debian packages)"

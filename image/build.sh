@@ -140,6 +140,11 @@ if ((CHECK)); then
   cmp "$OUT/work2/image.oci.tar" "$OUT/warmstart-$TAG.oci.tar"
   rm -rf "$OUT/work2"
   log "second build identical"
+  # An independent reader of OCI archives (skopeo, from e2e/tools.sh) finds the same image.
+  read_back=$(skopeo inspect --raw "oci-archive:$OUT/warmstart-$TAG.oci.tar" | sha256sum | cut -d' ' -f1)
+  [[ $read_back == "$MANIFEST" ]] || { log "error: skopeo reads manifest $read_back, not $MANIFEST"; exit 1; }
+  skopeo inspect "oci-archive:$OUT/warmstart-$TAG.oci.tar" >/dev/null
+  log "skopeo reads the archive: manifest sha256:$read_back"
 fi
 rm -rf "$OUT/work"
 log "$REPOSITORY:$TAG manifest sha256:$MANIFEST ($(du -h "$OUT/warmstart-$TAG.oci.tar" | cut -f1))"
