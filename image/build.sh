@@ -6,19 +6,23 @@
 # read. The build is reproducible: files sorted, owners 0/65532, times 0, gzip without names;
 # the same jar and JDK give the same bytes, and with --check the image is built twice and compared.
 #
-# Usage: image/build.sh [--check] [--tag TAG]   -> operator/target/image/warmstart-TAG.oci.tar
-#        env IMAGE_REPOSITORY (default warmstart/warmstart), TAG (default the pom version w/o -SNAPSHOT)
+# Usage: image/build.sh [--check] [--tag TAG] [--kubeconfig FILE]  -> operator/target/image/warmstart-TAG.oci.tar
+#        env IMAGE_REPOSITORY (default warmstart/warmstart), TAG (default 0.1.0)
+# --kubeconfig: also run the operator from the image (chroot, host network) against that cluster,
+# watching one empty namespace, until /readyz answers: TLS, HTTP server and informers all work.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 REPOSITORY=${IMAGE_REPOSITORY:-warmstart/warmstart}
 TAG=${TAG:-0.1.0}
 CHECK=0
+SMOKE_KUBECONFIG=
 while (($#)); do
   case $1 in
     --check) CHECK=1 ;;
     --tag) TAG=$2; shift ;;
-    *) echo "usage: image/build.sh [--check] [--tag TAG]" >&2; exit 2 ;;
+    --kubeconfig) SMOKE_KUBECONFIG=$2; shift ;;
+    *) echo "usage: image/build.sh [--check] [--tag TAG] [--kubeconfig FILE]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -127,6 +131,35 @@ smoke() { # workdir
     grep -q 'java.home = /opt/java' || { log "unexpected java.home"; return 1; }
   # TLS trust store present and readable by the image's user (fetch-model talks HTTPS).
   [[ -s $root/opt/java/lib/security/cacerts && ! -L $root/opt/java/lib/security/cacerts ]]
+  [[ -z $SMOKE_KUBECONFIG ]] || run_operator "$root"
+}
+
+run_operator() { # rootfs
+  local root=$1 port=18099 pid i
+  kubectl_bin=$(e2e/tools.sh --print)/kubectl
+  "$kubectl_bin" --kubeconfig "$SMOKE_KUBECONFIG" config view --raw --flatten >"$root/tmp/kubeconfig"
+  chmod 0644 "$root/tmp/kubeconfig"
+  # unshare itself in the background, so that $! is its pid and the JVM is its only child.
+  KUBECONFIG=/tmp/kubeconfig unshare --mount --pid --fork --mount-proc="$root/proc" \
+    chroot --userspec=65532:65532 "$root" /opt/java/bin/java -jar /app/warmstart.jar operator \
+    --http-port=$port --namespaces=warmstart-image-smoke >"$root/tmp/operator.log" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 120; i++)); do
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]]; then break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
+  # unshare ignores SIGTERM while its child runs: stop the JVM (the namespace's init), unshare follows.
+  local jvm
+  jvm=$(ps -o pid= --ppid "$pid" | tr -d ' ')
+  if [[ -n $jvm ]]; then kill -KILL "$jvm" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  if [[ $code != 200 ]]; then
+    cat "$root/tmp/operator.log" >&2; log "the operator in the image did not become ready"; return 1
+  fi
+  log "the operator ran from the image against the cluster: /readyz 200"
 }
 
 mkdir -p "$OUT"
