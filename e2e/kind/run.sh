@@ -4,6 +4,10 @@
 # worker (a status patch, as in "Advertise Extended Resources for a Node"), builds the operator
 # image (image/build.sh) and loads it into the nodes, installs the chart and waits for the operator,
 # then runs the e2e suite with the operator out of cluster as the chart's ServiceAccount.
+# Not run in CI (no Docker there). Caveat: the suite was written for the local KWOK cluster, where
+# fake kubelets make serving pods ready on a timed schedule and e2e/cluster.sh adds nodes and runs
+# kubectl; on kind real kubelets pull and start the example images (vLLM with no GPU will not get
+# ready), so the tests that wait for serving pods or add nodes need kind-specific workloads first.
 # Usage: e2e/kind/run.sh [maven args]      env KEEP=1 keeps the cluster afterwards
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
