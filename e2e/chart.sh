@@ -27,6 +27,12 @@ log "helm lint"
   --set 'watchNamespaces={ml,team-a}'
 "$HELM" lint --strict "$CHART" --set metrics.podMonitor.enabled=true
 
+# values.schema.json and the templates refuse what cannot work.
+for bad in replicaCount=-1 gate.port=0 image.digest=latest unknownValue=1 \
+  'metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true'; do
+  if render --set "$bad" >/dev/null 2>&1; then log "error: the chart accepted --set $bad"; exit 1; fi
+done
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log "helm template twice, compared"

@@ -72,8 +72,10 @@ final class ApiCalls implements Interceptor {
     } else {
       return Optional.empty();
     }
-    if (rest.size() >= 3 && rest.get(0).equals("namespaces")) {
-      rest = rest.subList(2, rest.size()); // namespaced: namespaces/{ns}/{resource}...
+    // As the API server's RequestInfoFactory: namespaces/{ns}/{resource}... unless it is a
+    // namespace's own subresource (namespaces/{name}/status or /finalize).
+    if (rest.size() >= 3 && rest.get(0).equals("namespaces") && !Set.of("status", "finalize").contains(rest.get(2))) {
+      rest = rest.subList(2, rest.size());
     }
     String resource = rest.get(0);
     boolean named = rest.size() >= 2;
