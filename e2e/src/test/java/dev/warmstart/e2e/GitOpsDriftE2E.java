@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * What a GitOps tool commits, the operator never writes: an ImageCache and an InferenceEndpoint
  * applied as Argo CD applies them (server-side, its own field manager) and reconciled until Ready
  * show no difference against the applied manifest (kubectl diff --server-side, as Argo CD's
- * server-side diff), their generation is unchanged, and every field another manager owns is status.
+ * server-side diff), their generation is unchanged, every field another manager owns is status, and
+ * the Argo CD health checks read their live status as Healthy.
  */
 @org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class GitOpsDriftE2E {
@@ -109,6 +110,14 @@ class GitOpsDriftE2E {
         assertTrue(MANAGER.equals(entry.getManager()) || "status".equals(entry.getSubresource()),
             id + ": fields owned by " + entry.getManager() + " outside status: " + entry.getFieldsV1());
       }
+    }
+    // Argo CD's health checks read the live status as Healthy.
+    for (HasMetadata live : List.of(cache, ie)) {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(live);
+      List<String> health = ArgoCdHealthE2E.runLua(Cluster.repoRoot().resolve(
+          "argocd/warmstart.dev/" + live.getKind() + "/health.lua"), json);
+      assertEquals("Healthy", health.get(0), live.getKind() + " health: " + health);
+      System.out.println("e2e: Argo CD health of the live " + live.getKind() + ": " + health);
     }
     // Argo CD's server-side diff: a dry-run apply of the manifest changes nothing on the live objects.
     Path manifest = Files.createTempFile("gitops", ".yaml");
