@@ -89,10 +89,10 @@ class InferenceEndpointControllerIT {
     assertEquals("False", Conditions.find(seen.getStatus().getConditions(), "Ready").orElseThrow().getStatus());
 
     // A new image rolls the Deployment and re-targets the cache; scale goes through /scale.
-    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").edit(e -> {
-      e.getSpec().setImage("vllm/vllm-openai:v0.11.1");
-      return e;
-    });
+    // Merge patches, as kubectl patch sends them: no resourceVersion to race the operator's status writes.
+    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"image\":\"vllm/vllm-openai:v0.11.1\"}}");
     await(() -> client.apps().deployments().inNamespace(ns).withName("qwen3-8b").get(),
         d -> d.getSpec().getTemplate().getSpec().getContainers().get(0).getImage().equals("vllm/vllm-openai:v0.11.1"));
     await(() -> client.resources(ImageCache.class).inNamespace(ns).withName("qwen3-8b-serving-image").get(),
@@ -101,10 +101,9 @@ class InferenceEndpointControllerIT {
     await(() -> client.apps().deployments().inNamespace(ns).withName("qwen3-8b").get(), d -> d.getSpec().getReplicas() == 3);
 
     // Turning caching off removes the endpoint's ImageCache.
-    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").edit(e -> {
-      e.getSpec().getImageCache().setEnabled(false);
-      return e;
-    });
+    client.resources(InferenceEndpoint.class).inNamespace(ns).withName("qwen3-8b").patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"imageCache\":{\"enabled\":false}}}");
     await(() -> client.resources(ImageCache.class).inNamespace(ns).withName("qwen3-8b-serving-image").get(),
         c -> c == null);
     await(() -> get(ns, "qwen3-8b"), e -> Conditions.find(e.getStatus().getConditions(), "ImageCached")
