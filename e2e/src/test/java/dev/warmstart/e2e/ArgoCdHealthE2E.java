@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -79,8 +78,7 @@ class ArgoCdHealthE2E {
   static String lua(JsonNode node) {
     if (node.isObject()) {
       StringBuilder b = new StringBuilder("{");
-      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : node.properties()) {
         b.append('[').append(quote(e.getKey())).append("]=").append(lua(e.getValue())).append(',');
       }
       return b.append('}').toString();
