@@ -35,9 +35,9 @@ build_kubernetes() {
   # k8s.io/kubernetes requires its staging modules at v0.0.0 through replaces that a
   # dependent module does not inherit: pin each one to the matching published version.
   local m
-  for m in $(awk '$1 ~ /^k8s.io\// && $2=="v0.0.0" {print $1}' "$gomod"); do
+  while read -r m; do
     go mod edit -replace="$m=$m@$staging"
-  done
+  done < <(awk '$1 ~ /^k8s.io\// && $2=="v0.0.0" {print $1}' "$gomod")
   local p=k8s.io/kubernetes/cmd
   go get "$p/kube-apiserver@v$K8S_VERSION" >/dev/null
   # kwokctl and kube-api-test parse --version: stamp it the way the official build does.
@@ -74,13 +74,18 @@ build_go_install() { # name module version [ldflags]
 
 install_debian_packages() {
   # qemu-user-static runs the arm64 pause binary in its unit test; prometheus is the real
-  # Prometheus the autoscaling E2E test and bench/autoscale.sh start on loopback.
+  # Prometheus the autoscaling E2E test and bench/autoscale.sh start on loopback; lua5.1 (the Lua
+  # of Argo CD's gopher-lua) runs the Argo CD health checks' tests; shellcheck checks the scripts;
+  # skopeo reads the operator image archive back (image/build.sh --check).
   local missing=()
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
   command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v lua5.1 >/dev/null || missing+=(lua5.1)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  command -v skopeo >/dev/null || missing+=(skopeo)
   (( ${#missing[@]} )) || return 0
   if [[ $(id -u) != 0 ]]; then
-    log "not root: install ${missing[*]} yourself (the arm64 pause test is skipped without it)"
+    log "not root: install ${missing[*]} yourself (Debian packages)"
     return 0
   fi
   log "installing Debian packages: ${missing[*]}"

@@ -75,6 +75,11 @@ public class OperatorCommand implements Callable<Integer> {
       description = "Namespace of the leader-election Lease; leader election is on when set (env POD_NAMESPACE).")
   String leaseNamespace;
 
+  @Option(names = "--exit-on-lost-leadership", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Exit when the Lease is lost, so that the pod restarts as a standby (default: ${DEFAULT-VALUE}). "
+          + "--no-exit-on-lost-leadership is for runs inside another JVM, such as tests.")
+  boolean exitOnLostLeadership;
+
   @Option(names = "--identity", defaultValue = "${env:POD_NAME:-warmstart-local}",
       description = "This instance's name in leases and events (env POD_NAME).")
   String identity;
@@ -108,6 +113,7 @@ public class OperatorCommand implements Callable<Integer> {
         o.withLeaderElectionConfiguration(LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE)
             .withLeaseNamespace(leaseNamespace)
             .withIdentity(identity)
+            .withExitOnStopLeading(exitOnLostLeadership)
             .withLeaderCallbacks(new LeaderCallbacks(() -> leader.set(true), () -> leader.set(false), id -> { }))
             .build());
       }

@@ -79,10 +79,10 @@ class ImageCacheControllerIT {
     assertEquals(cache.getMetadata().getUid(), owner.getUid());
     assertEquals("ImageCache", owner.getKind(), "deleting the ImageCache garbage-collects its DaemonSet");
 
-    client.resources(ImageCache.class).inNamespace(ns).withName("serving-images").edit(c -> {
-      c.getSpec().setImages(List.of(VLLM, "lmsysorg/sglang:v0.5.4"));
-      return c;
-    });
+    // A merge patch, as kubectl patch sends it: no resourceVersion to race the operator's status writes.
+    client.resources(ImageCache.class).inNamespace(ns).withName("serving-images").patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"images\":[\"" + VLLM + "\",\"lmsysorg/sglang:v0.5.4\"]}}");
     awaitDaemonSet(ns, "imagecache-serving-images", d -> d.getSpec().getTemplate().getSpec().getContainers().size() == 2);
   }
 
