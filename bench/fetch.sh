@@ -324,11 +324,16 @@ if [[ -z $FETCH_JVM_OPTIONS ]]; then
     FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -Xmx256m"
     log "note: HelperSettings.FETCH_MODEL_JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"
 fi
-# The operator image carries a class-data-sharing archive from a training run (warmstart cds-training) and
-# the init container's JVM options point at it; made here the same way, outside the timed runs.
-if java $FETCH_JVM_OPTIONS -XX:ArchiveClassesAtExit="$WORK/warmstart.jsa" -jar "$JAR" cds-training \
-        >"$WORK/logs/cds-training.log" 2>&1 && [[ -s $WORK/warmstart.jsa ]]; then
-    FETCH_JVM_OPTIONS+=" -XX:SharedArchiveFile=$WORK/warmstart.jsa"
+# The operator image carries a class-data-sharing archive that FETCH_MODEL_JVM_OPTIONS names: made as
+# image/build.sh makes it (a cds-training run lists the classes, a static dump archives them), here with
+# this machine's JDK and outside the timed runs.
+FETCH_JVM_OPTIONS=${FETCH_JVM_OPTIONS//\/app\/warmstart.jsa/$WORK\/warmstart.jsa}
+if java -XX:+UseSerialGC -XX:DumpLoadedClassList="$WORK/classes.raw" -jar "$JAR" cds-training \
+        >"$WORK/logs/cds-training.log" 2>&1 &&
+    awk '$0 !~ /^@/ {print $1}' "$WORK/classes.raw" | sort -u >"$WORK/classes.lst" &&
+    java -XX:+UseSerialGC -Xshare:dump -XX:SharedClassListFile="$WORK/classes.lst" \
+        -XX:SharedArchiveFile="$WORK/warmstart.jsa" -cp "$JAR" >>"$WORK/logs/cds-training.log" 2>&1; then
+    log "fetch-model runs with: $FETCH_JVM_OPTIONS"
 else
     log "note: no class-data-sharing archive (see cds-training.log); fetch-model starts without one"
 fi

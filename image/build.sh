@@ -3,8 +3,9 @@
 # shared libraries it links against (taken from this Debian system's packages), a minimal /etc
 # and the jar, laid out as three OCI layers (base, runtime, app) in an OCI image archive that
 # `ctr images import`, `kind load image-archive`, `skopeo copy oci-archive:...` and `podman load`
-# read. The build is reproducible: files sorted, owners 0/65532, times 0, gzip without names;
-# the same jar and JDK give the same bytes, and with --check the image is built twice and compared.
+# read. The build is reproducible but for the class-data-sharing layer (see cds_archive): files
+# sorted, owners 0/65532, times 0, gzip without names; the same jar and JDK give the same base,
+# runtime and app layers, and with --check the image is built twice and they are compared.
 #
 # Usage: image/build.sh [--check] [--tag TAG] [--kubeconfig FILE]  -> operator/target/image/warmstart-TAG.oci.tar
 #        env IMAGE_REPOSITORY (default warmstart/warmstart), TAG (default 0.1.0)
@@ -45,8 +46,8 @@ layer() { # dir out.tar
 }
 
 build() { # workdir -> writes workdir/image.oci.tar
-  local w=$1 base=$1/base runtime=$1/runtime app=$1/app
-  rm -rf "$w" && mkdir -p "$base" "$runtime/opt" "$app/app" "$w/oci/blobs/sha256"
+  local w=$1 base=$1/base runtime=$1/runtime app=$1/app cds=$1/cds
+  rm -rf "$w" && mkdir -p "$base" "$runtime/opt" "$app/app" "$cds/app" "$w/oci/blobs/sha256"
 
   # Runtime: jlink, then the certificates as real files (Debian's JDK links them into /etc).
   jlink --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --compress=2 \
@@ -75,10 +76,13 @@ build() { # workdir -> writes workdir/image.oci.tar
 
   cp "$JAR" "$app/app/warmstart.jar"
   chmod 0644 "$app/app/warmstart.jar"
+  # The archive records the jar's size and mtime and is refused if they differ: give it the layer's mtime.
+  touch -d @0 "$app/app/warmstart.jar"
+  cds_archive "$w" "$base" "$runtime" "$app" "$cds"
 
   local diff_ids=() layers=() docker_layers=() name tarball digest
   LAYER_DIGESTS=()
-  for name in base runtime app; do
+  for name in base runtime app cds; do
     tarball=$w/$name.tar
     layer "$w/$name" "$tarball"
     diff_ids+=("\"sha256:$(sha "$tarball")\"")
@@ -111,6 +115,33 @@ build() { # workdir -> writes workdir/image.oci.tar
   layer "$w/oci" "$w/image.oci.tar"
 }
 
+# Class-data sharing for fetch-model, which runs on every cold start and spends half its start-up loading
+# classes (the AWS SDK's): a training run in the image's own runtime lists the classes it loads
+# (warmstart cds-training: two fetches through the node cache from an in-process S3 stand-in), and a static
+# dump of that list writes /app/warmstart.jsa, which HelperSettings.FETCH_MODEL_JVM_OPTIONS names. The
+# archive is the image's last layer and the only part that is not reproducible: a JDK 17 dump lays out its
+# tables differently on every run. --check compares the other layers.
+cds_archive() { # workdir base runtime app cds -> cds/app/warmstart.jsa
+  local root=$1/cdsroot
+  rm -rf "$root" && mkdir -p "$root"
+  cp -a "$2/." "$3/." "$4/." "$root/"
+  mkdir -p "$root/proc" "$root/tmp"
+  chmod 1777 "$root/tmp"
+  # The GC must be the runtime's (FETCH_MODEL_JVM_OPTIONS) for the archive to be used.
+  in_root() { unshare --mount --pid --fork --mount-proc="$root/proc" chroot "$root" /opt/java/bin/java \
+    -XX:+UseSerialGC -Xshare:auto "$@"; }
+  in_root -XX:DumpLoadedClassList=/tmp/classes.raw -jar /app/warmstart.jar cds-training >"$1/cds.log" 2>&1 ||
+    { cat "$1/cds.log" >&2; log "the class-data-sharing training run failed"; return 1; }
+  # Only plain class names: lambda-proxy and id-annotated lines depend on the run's timing.
+  awk '$0 !~ /^@/ {print $1}' "$root/tmp/classes.raw" | sort -u >"$root/tmp/classes.lst"
+  in_root -Xshare:dump -XX:SharedClassListFile=/tmp/classes.lst -XX:SharedArchiveFile=/app/warmstart.jsa \
+    -cp /app/warmstart.jar >>"$1/cds.log" 2>&1 ||
+    { cat "$1/cds.log" >&2; log "the class-data-sharing dump failed"; return 1; }
+  cp "$root/app/warmstart.jsa" "$5/app/warmstart.jsa"
+  chmod 0644 "$5/app/warmstart.jsa"
+  rm -rf "$root"
+}
+
 # Runs the image's entrypoint in a chroot of its layers as its user: the runtime and libraries are complete.
 smoke() { # workdir
   local root=$1/rootfs digest
@@ -127,6 +158,10 @@ smoke() { # workdir
   in_image /opt/java/bin/java -jar /app/warmstart.jar --help >"$1/smoke.out" 2>&1 ||
     { cat "$1/smoke.out" >&2; log "the image's java did not run"; return 1; }
   grep -q 'fetch-model' "$1/smoke.out" || { cat "$1/smoke.out" >&2; return 1; }
+  # fetch-model's class-data-sharing archive maps in this runtime (-Xshare:on fails rather than ignore it).
+  in_image /opt/java/bin/java -XX:+UseSerialGC -Xshare:on -XX:SharedArchiveFile=/app/warmstart.jsa \
+    -jar /app/warmstart.jar --help >/dev/null 2>"$1/smoke.err" ||
+    { cat "$1/smoke.err" >&2; log "the class-data-sharing archive does not map"; return 1; }
   in_image /opt/java/bin/java -XshowSettings:properties -version 2>&1 |
     grep -q 'java.home = /opt/java' || { log "unexpected java.home"; return 1; }
   # TLS trust store present and readable by the image's user (fetch-model talks HTTPS).
@@ -167,12 +202,14 @@ build "$OUT/work"
 smoke "$OUT/work"
 mv "$OUT/work/image.oci.tar" "$OUT/warmstart-$TAG.oci.tar"
 if ((CHECK)); then
-  first=$MANIFEST
+  first=("${LAYER_DIGESTS[@]:0:3}")
+  first_manifest=$MANIFEST
   build "$OUT/work2"
-  [[ $MANIFEST == "$first" ]] || { log "error: a second build gave manifest $MANIFEST, not $first"; exit 1; }
-  cmp "$OUT/work2/image.oci.tar" "$OUT/warmstart-$TAG.oci.tar"
+  [[ ${LAYER_DIGESTS[*]:0:3} == "${first[*]}" ]] ||
+    { log "error: a second build gave layers ${LAYER_DIGESTS[*]:0:3}, not ${first[*]}"; exit 1; }
   rm -rf "$OUT/work2"
-  log "second build identical"
+  MANIFEST=$first_manifest
+  log "second build identical but for the class-data-sharing layer"
   # An independent reader of OCI archives (skopeo, from e2e/tools.sh) finds the same image.
   read_back=$(skopeo inspect --raw "oci-archive:$OUT/warmstart-$TAG.oci.tar" | sha256sum | cut -d' ' -f1)
   [[ $read_back == "$MANIFEST" ]] || { log "error: skopeo reads manifest $read_back, not $MANIFEST"; exit 1; }
