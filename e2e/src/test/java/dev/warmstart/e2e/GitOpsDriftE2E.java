@@ -34,7 +34,13 @@ class GitOpsDriftE2E {
       "warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait",
       "warmstart_gate_decisions_total", "warmstart.gate.decisions",
       "operator_sdk_reconciliations_failed_total", "JOSDK MicrometerMetrics: a failed reconciliation",
-      "operator_sdk_controllers_execution_reconcile_failure_total", "JOSDK MicrometerMetrics: a failed reconcile");
+      "operator_sdk_controllers_execution_reconcile_failure_total", "JOSDK MicrometerMetrics: a failed reconcile",
+      // An endpoint with spec.autoscaling (AutoscalingE2E has one).
+      "warmstart_autoscale_desired_replicas", "warmstart.autoscale.desired.replicas",
+      "warmstart_autoscale_decisions_total", "warmstart.autoscale.decisions",
+      "warmstart_autoscale_metric_reads_total", "warmstart.autoscale.metric.reads",
+      "warmstart_autoscale_metric_read_seconds_sum", "warmstart.autoscale.metric.read",
+      "warmstart_autoscale_metric_read_seconds_count", "warmstart.autoscale.metric.read");
   private static final String NS = "e2e-gitops";
   private static final String MANAGER = "argocd-controller";
   private static final String MANIFEST = """
