@@ -28,9 +28,8 @@ import org.junit.jupiter.api.Test;
 class RbacE2E {
   private static final String LEASE = "warmstart-operator";
   /**
-   * Granted permissions that this scenario does not reach, each with the reason. Autoscaling
-   * (issue 5) adds its rules to the chart's ClusterRole and the calls that use them to this
-   * scenario; list a permission here only when no test can reach it, and say why.
+   * Granted permissions that this scenario does not reach, each with the reason; list a permission
+   * here only when no test can reach it, and say why.
    */
   private static final java.util.Map<String, String> NOT_EXERCISED = java.util.Map.of(
       "update coordination.k8s.io/leases", "fabric8's LeaseLock renews with patch, but JOSDK's start-up check "
