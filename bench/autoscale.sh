@@ -60,7 +60,7 @@ cleanup() {
     "$KUBECTL" delete apiservice v1beta1.external.metrics.k8s.io --ignore-not-found --wait=false >/dev/null 2>&1 || true
     "$KUBECTL" delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   fi
-  if [[ -n $KEEP_LOGS ]]; then mkdir -p "$KEEP_LOGS" && cp -r "$WORK"/. "$KEEP_LOGS"/ || true; fi
+  if [[ -n $KEEP_LOGS ]] && mkdir -p "$KEEP_LOGS"; then cp -r "$WORK"/. "$KEEP_LOGS"/ || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

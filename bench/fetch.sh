@@ -76,6 +76,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 CONN_MBIT=${CONN_MBIT:-$((LINK_MBIT / 8))}
+read -r -a FETCH_ARGV <<<"$FETCH_ARGS"   # extra fetch-model options, split on spaces
 for v in LINK_MBIT CONN_MBIT ROUNDS SHARDS SHARD_MIB PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
@@ -357,7 +358,7 @@ tool_cmd() { # tool dest [extra fetch-model args...] -> the command, one word pe
     shift 2
     case "$tool" in
         fetch-model) printf '%s\n' env JAVA_TOOL_OPTIONS="$FETCH_JVM_OPTIONS" java -jar "$JAR" fetch-model --uri "s3://$BUCKET/$PREFIX/" --to "$dest" \
-            --termination-log "$WORK/logs/termination.json" $FETCH_ARGS "$@" ;;
+            --termination-log "$WORK/logs/termination.json" "${FETCH_ARGV[@]}" "$@" ;;
         awscli) printf '%s\n' "$AWS" --endpoint-url "$ENDPOINT" s3 cp --recursive --only-show-errors "s3://$BUCKET/$PREFIX/" "$dest/" ;;
         rclone) printf '%s\n' rclone copy -q "bench:$BUCKET/$PREFIX" "$dest" ;;
     esac
