@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.OperatorCommand;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -16,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The in-pod {@code gate} helper, run as a real process (java -cp … gate) against the operator's
@@ -26,26 +26,21 @@ class GateE2E {
   private static final String NS = "gate-e2e";
   /** An image no other test or example caches, so only this test's cache pods hold it. */
   private static final String IMAGE = "warmstart-e2e/gate-test-server:1";
+  @RegisterExtension
+  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
-  private static OperatorCommand.Running operator;
 
   @BeforeAll
-  static void start() throws Exception {
-    client = Cluster.client();
-    Cluster.applyCrds(client);
+  static void start() {
+    client = CLUSTER.client();
     client.namespaces().withName(NS).delete();
     client.namespaces().withName(NS).waitUntilCondition(n -> n == null, 60, TimeUnit.SECONDS);
     client.resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
-    operator = Cluster.startOperator();
   }
 
   @AfterAll
   static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
     client.namespaces().withName(NS).delete();
-    client.close();
   }
 
   @Test
@@ -98,7 +93,7 @@ class GateE2E {
   }
 
   private static String gateUrl() {
-    return "http://127.0.0.1:" + operator.gate().port();
+    return "http://127.0.0.1:" + CLUSTER.operator().gate().port();
   }
 
   /** A cache pod as the ImageCache DaemonSet makes them, bound to a node; KWOK marks it Running. */

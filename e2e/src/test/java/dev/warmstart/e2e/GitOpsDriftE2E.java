@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
@@ -16,6 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What a GitOps tool commits, the operator never writes: an ImageCache and an InferenceEndpoint
@@ -76,24 +76,19 @@ class GitOpsDriftE2E {
         model: {uri: s3://models/m/, path: /models/m}
         replicas: 1
       """;
+  @RegisterExtension
+  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
-  private static OperatorCommand.Running operator;
 
   @BeforeAll
-  static void start() throws Exception {
-    client = Cluster.client();
-    Cluster.applyCrds(client);
-    operator = Cluster.startOperator();
+  static void start() {
+    client = CLUSTER.client();
   }
 
   @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
+  static void cleanUp() {
     client.resources(InferenceEndpoint.class).inNamespace(NS).withName("gitops").delete();
     client.resources(ImageCache.class).inNamespace(NS).withName("gitops").delete();
-    client.close();
   }
 
   @Test
@@ -141,7 +136,7 @@ class GitOpsDriftE2E {
   void dashboardQueriesExportedMetrics() throws Exception {
     var http = java.net.http.HttpClient.newHttpClient();
     String scrape = http.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create("http://127.0.0.1:" + operator.http().port() + "/metrics")).build(),
+        java.net.URI.create("http://127.0.0.1:" + CLUSTER.operator().http().port() + "/metrics")).build(),
         java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     java.util.Set<String> exported = scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank())
         .map(l -> l.split("[{ ]", 2)[0]).collect(java.util.stream.Collectors.toSet());

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
-import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
@@ -16,6 +15,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * examples/imagecache.yaml on the local cluster: real kube-controller-manager (DaemonSet
@@ -25,22 +25,13 @@ import org.junit.jupiter.api.Test;
 class ImageCacheE2E {
   private static final String NS = "ml";
   private static final String NAME = "serving-images";
+  @RegisterExtension
+  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
-  private static OperatorCommand.Running operator;
 
   @BeforeAll
-  static void start() throws Exception {
-    client = Cluster.client();
-    Cluster.applyCrds(client);
-    operator = Cluster.startOperator();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
-    client.close();
+  static void start() {
+    client = CLUSTER.client();
   }
 
   @Test

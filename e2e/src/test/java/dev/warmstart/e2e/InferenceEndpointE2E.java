@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
-import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -15,6 +14,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * examples/qwen3-8b.yaml on the local cluster: the real Deployment controller, scheduler and
@@ -24,22 +24,13 @@ import org.junit.jupiter.api.Test;
 class InferenceEndpointE2E {
   private static final String NS = "ml";
   private static final String NAME = "qwen3-8b";
+  @RegisterExtension
+  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
-  private static OperatorCommand.Running operator;
 
   @BeforeAll
-  static void start() throws Exception {
-    client = Cluster.client();
-    Cluster.applyCrds(client);
-    operator = Cluster.startOperator();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (operator != null) {
-      operator.close();
-    }
-    client.close();
+  static void start() {
+    client = CLUSTER.client();
   }
 
   @Test
