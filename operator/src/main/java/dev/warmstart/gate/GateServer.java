@@ -250,12 +250,7 @@ public final class GateServer implements AutoCloseable {
         write(exchange, 400, body(null, "BadRequest", e.getMessage(), null));
         return;
       }
-      if (!isLeader.getAsBoolean()) {
-        write(exchange, 503, body(null, "NotLeader", "this operator replica is not the leader", null));
-        return;
-      }
-      if (!pods.isReady()) {
-        write(exchange, 503, body(null, "NotSynced", "the operator has not listed the pods yet", null));
+      if (refusedUnlessServing(exchange)) {
         return;
       }
       Waiter waiter = new Waiter(exchange, kind, q.get("namespace"), q.get("pod"), q.get("uid"), q.get("node"), wait);
@@ -281,13 +276,7 @@ public final class GateServer implements AutoCloseable {
         write(exchange, 400, body(null, "BadRequest", "missing parameter(s): node", null));
         return;
       }
-      // A follower's or an unsynced view could miss live pods, and a missing pod's directory gets deleted.
-      if (!isLeader.getAsBoolean()) {
-        write(exchange, 503, body(null, "NotLeader", "this operator replica is not the leader", null));
-        return;
-      }
-      if (!pods.isReady()) {
-        write(exchange, 503, body(null, "NotSynced", "the operator has not listed the pods yet", null));
+      if (refusedUnlessServing(exchange)) {
         return;
       }
       Map<String, Object> json = new LinkedHashMap<>();
@@ -300,6 +289,22 @@ public final class GateServer implements AutoCloseable {
       log.warn("transfer gate request {} failed", exchange.getRequestURI(), e);
       exchange.close();
     }
+  }
+
+  /**
+   * Answers 503 unless this replica leads and has listed the pods: a follower's or an unsynced view could
+   * miss pods (a wrong gate decision, or a live pod's cache directory taken for a dead one's).
+   */
+  private boolean refusedUnlessServing(HttpExchange exchange) throws IOException {
+    if (!isLeader.getAsBoolean()) {
+      write(exchange, 503, body(null, "NotLeader", "this operator replica is not the leader", null));
+      return true;
+    }
+    if (!pods.isReady()) {
+      write(exchange, 503, body(null, "NotSynced", "the operator has not listed the pods yet", null));
+      return true;
+    }
+    return false;
   }
 
   private void nodeChanged(String node) {

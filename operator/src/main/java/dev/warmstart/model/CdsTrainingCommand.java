@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.warmstart.model.cache.SafePaths;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -73,7 +74,6 @@ public final class CdsTrainingCommand implements Callable<Integer> {
             return 0;
         } finally {
             server.stop(0);
-            deleteTree(dir);
             saved.forEach((p, v) -> {
                 if (v == null) {
                     System.clearProperty(p);
@@ -81,6 +81,7 @@ public final class CdsTrainingCommand implements Callable<Integer> {
                     System.setProperty(p, v);
                 }
             });
+            SafePaths.deleteTree(dir);
         }
     }
 
@@ -132,13 +133,5 @@ public final class CdsTrainingCommand implements Callable<Integer> {
 
     private static String md5(byte[] b) throws NoSuchAlgorithmException {
         return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(b));
-    }
-
-    private static void deleteTree(Path dir) {
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a temporary directory
-        }
     }
 }

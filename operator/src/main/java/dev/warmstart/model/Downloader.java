@@ -234,6 +234,15 @@ final class Downloader {
         T call() throws IOException;
     }
 
+    /** What a task's {@link ExecutionException} stands for, as the IOException to throw; an Error is rethrown. */
+    static IOException failure(ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof Error error) {
+            throw error;
+        }
+        return cause instanceof IOException io ? io : new IOException(describe(cause), cause);
+    }
+
     static String describe(Throwable e) {
         if (e instanceof FetchException) {
             return e.getMessage();

@@ -2,13 +2,22 @@ package dev.warmstart.model;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.warmstart.model.cache.CacheKey;
@@ -149,7 +158,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--progress-interval must be between 1 and 3600 seconds, not " + seconds);
         }
-        settings = settings.withProgressInterval(java.time.Duration.ofSeconds(seconds));
+        settings = settings.withProgressInterval(Duration.ofSeconds(seconds));
     }
     // ---- end of transfer options ----
 
@@ -204,23 +213,19 @@ public final class FetchModelCommand implements Callable<Integer> {
         }
         PodDirectories.LivePods live;
         try {
-            java.net.http.HttpResponse<String> r = (httpClient != null ? httpClient : Http.defaultClient()).send(java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create(url)).timeout(java.time.Duration.ofSeconds(10)).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
-            if (r.statusCode() != 200) {
-                log.info("node cache: %s answered HTTP %d; the directories of pods that are gone stay for now",
-                        url, r.statusCode());
+            HttpResponse<String> r = (httpClient != null ? httpClient : Http.defaultClient()).send(
+                    HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            JsonNode json = r.statusCode() == 200 ? new ObjectMapper().readTree(r.body()) : null;
+            if (json == null || !json.path("uids").isArray()) {
+                log.info("node cache: %s answered HTTP %d without a pod list; the directories of pods that are gone"
+                        + " stay for now", url, r.statusCode());
                 return;
             }
-            var json = new ObjectMapper().readTree(r.body());
-            java.util.Set<String> namespaces = new java.util.TreeSet<>();
+            Set<String> namespaces = new TreeSet<>();
             json.path("namespaces").forEach(n -> namespaces.add(n.asText()));
-            java.util.Set<String> uids = new java.util.HashSet<>();
+            Set<String> uids = new HashSet<>();
             json.path("uids").forEach(n -> uids.add(n.asText()));
-            if (!json.path("uids").isArray()) {
-                log.info("node cache: %s gave no pod list; the directories of pods that are gone stay for now", url);
-                return;
-            }
             live = new PodDirectories.LivePods(namespaces, uids);
         } catch (IOException | IllegalArgumentException e) {
             log.info("node cache: cannot ask %s which pods live here (%s); the directories of pods that are gone"
@@ -230,7 +235,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return;
         }
-        dirs.collect(live, target, java.time.Instant.now());
+        dirs.collect(live, target, Instant.now());
     }
 
     /** The source for {@code uri}, by scheme. */

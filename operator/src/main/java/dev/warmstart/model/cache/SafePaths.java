@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Relative paths from listings and manifests, kept inside their directory; and small file helpers. */
-final class SafePaths {
+public final class SafePaths {
     private SafePaths() {
     }
 
@@ -77,7 +77,7 @@ final class SafePaths {
     }
 
     /** Deletes {@code dir} and everything under it; what is already gone is fine. */
-    static void deleteTree(Path dir) throws IOException {
+    public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
