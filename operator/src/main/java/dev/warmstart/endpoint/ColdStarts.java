@@ -40,11 +40,13 @@ public final class ColdStarts {
   }
 
   /** A measured cold start: the phases in seconds, when the pod became ready, and the status form. */
-  public record Measured(String pod, String node, Instant readyAt, Map<Phase, Double> seconds) {
+  /** @param placement Warm or Cold when the endpoint has a warm pool ({@link WarmPlacement#placement}), else null */
+  public record Measured(String pod, String node, String placement, Instant readyAt, Map<Phase, Double> seconds) {
     public Phases toPhases() {
       Phases p = new Phases();
       p.setPod(pod);
       p.setNode(node);
+      p.setPlacement(placement);
       p.setReadyAt(readyAt.toString());
       p.setTotal(format(seconds.get(Phase.TOTAL)));
       p.setScheduling(format(seconds.get(Phase.SCHEDULING)));
@@ -57,7 +59,8 @@ public final class ColdStarts {
 
     /** One line for the event and the log. */
     public String summary() {
-      return "pod " + pod + " on node " + node + " ready in " + format(seconds.get(Phase.TOTAL)) + ": scheduling "
+      return "pod " + pod + " on " + (placement == null ? "" : placement.toLowerCase(java.util.Locale.ROOT) + " ")
+          + "node " + node + " ready in " + format(seconds.get(Phase.TOTAL)) + ": scheduling "
           + format(seconds.get(Phase.SCHEDULING)) + ", gate wait " + format(seconds.get(Phase.GATE_WAIT))
           + ", model download " + format(seconds.get(Phase.MODEL_DOWNLOAD)) + ", image pull "
           + format(seconds.get(Phase.IMAGE_PULL)) + ", server start " + format(seconds.get(Phase.SERVER_START));
@@ -97,7 +100,8 @@ public final class ColdStarts {
         .orElse(scheduled);
     s.put(Phase.IMAGE_PULL, seconds(initDone, serverStarted.get()));
     s.put(Phase.SERVER_START, seconds(serverStarted.get(), ready.get()));
-    return Optional.of(new Measured(pod.getMetadata().getName(), pod.getSpec().getNodeName(), ready.get(), s));
+    return Optional.of(new Measured(pod.getMetadata().getName(), pod.getSpec().getNodeName(),
+        WarmPlacement.placement(pod), ready.get(), s));
   }
 
   /**

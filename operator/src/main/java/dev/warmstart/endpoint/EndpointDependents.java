@@ -19,9 +19,11 @@ final class EndpointDependents {
   /** Watch only what we create, selected by labels, not every Deployment or Service of the cluster. */
   abstract static class Owned<R extends HasMetadata> extends CRUDKubernetesDependentResource<R, InferenceEndpoint> {
     private final String selector;
+    private final String name;
 
     Owned(Class<R> type, String component) {
       super(type);
+      this.name = type.getSimpleName().toLowerCase(java.util.Locale.ROOT) + "-" + component;
       this.selector = Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + "," + Labels.COMPONENT + "=" + component
           + "," + Labels.ENDPOINT;
     }
@@ -29,7 +31,8 @@ final class EndpointDependents {
     @Override
     protected InformerEventSourceConfiguration.Builder<R> informerConfigurationBuilder(
         EventSourceContext<InferenceEndpoint> context) {
-      return super.informerConfigurationBuilder(context).withLabelSelector(selector);
+      // Named: two dependents watch Deployments (the servers and the warm pool).
+      return super.informerConfigurationBuilder(context).withLabelSelector(selector).withName(name);
     }
   }
 
@@ -44,6 +47,20 @@ final class EndpointDependents {
     @Override
     protected Deployment desired(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
       return EndpointModel.deployment(ie, helpers);
+    }
+  }
+
+  static final class WarmPoolDeployment extends Owned<Deployment> {
+    private final HelperSettings helpers;
+
+    WarmPoolDeployment(HelperSettings helpers) {
+      super(Deployment.class, Labels.COMPONENT_WARM_POOL);
+      this.helpers = helpers;
+    }
+
+    @Override
+    protected Deployment desired(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
+      return EndpointModel.warmPool(ie, helpers);
     }
   }
 

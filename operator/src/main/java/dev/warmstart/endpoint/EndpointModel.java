@@ -5,6 +5,7 @@ import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
+import dev.warmstart.api.v1alpha1.WarmPool;
 import dev.warmstart.gate.GateServer;
 import dev.warmstart.kube.DownwardApi;
 import dev.warmstart.kube.Labels;
@@ -17,6 +18,7 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HTTPGetActionBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PodSchedulingGate;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.SecurityContext;
@@ -37,6 +39,11 @@ import java.util.Map;
 /**
  * What an InferenceEndpoint becomes, as pure functions of it: the Deployment of serving pods, the
  * Service in front of them and the ImageCache that keeps the serving image on the pool.
+ *
+ * <p>With {@code spec.warmPool}, a second Deployment keeps placeholders on the pool: each runs the same
+ * gate and fetch-model into the node cache, then holds the serving image and the GPU with the pause
+ * binary, at a priority below every workload. Serving pods then start behind a scheduling gate that
+ * the operator lifts ({@link WarmPlacement}), sending each to a warm node first.
  *
  * <p>A serving pod runs {@code gate} (wait until the node holds the serving image and no other bulk
  * transfer runs there), then {@code fetch-model} (download the weights into the model volume),
@@ -72,6 +79,10 @@ public final class EndpointModel {
     return Character.isLetter(name.charAt(0)) ? name : Names.derived("ie-", ie.getMetadata().getName());
   }
 
+  public static String warmPoolName(InferenceEndpoint ie) {
+    return Names.derived("", ie.getMetadata().getName() + "-warm-pool");
+  }
+
   public static String imageCacheName(InferenceEndpoint ie) {
     return Names.derived("", ie.getMetadata().getName() + "-serving-image");
   }
@@ -91,6 +102,17 @@ public final class EndpointModel {
     labels.put(Labels.COMPONENT, component);
     labels.put(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE);
     labels.putAll(selector(ie));
+    return labels;
+  }
+
+  /** The placeholders' labels: no {@link Labels#ENDPOINT}, so that neither the Service nor the serving selector takes them. */
+  static Map<String, String> warmPoolLabels(InferenceEndpoint ie) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(Labels.NAME, "warmstart");
+    labels.put(Labels.INSTANCE, name(ie));
+    labels.put(Labels.COMPONENT, Labels.COMPONENT_WARM_POOL);
+    labels.put(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE);
+    labels.put(Labels.WARM_POOL, name(ie));
     return labels;
   }
 
@@ -122,10 +144,6 @@ public final class EndpointModel {
     if (spec.getModel() != null) {
       init.add(fetchModel(ie, helpers));
     }
-    Map<String, String> annotations = new LinkedHashMap<>();
-    annotations.put(Labels.ENDPOINT_NAME, ie.getMetadata().getName());
-    annotations.put(Labels.IMAGE_CACHE_ENABLED, Boolean.toString(spec.imageCacheEnabled()));
-
     return new DeploymentBuilder()
         .withMetadata(new ObjectMetaBuilder()
             .withName(name(ie))
@@ -138,8 +156,12 @@ public final class EndpointModel {
           // Cold starts take minutes: a rollout is only stuck after half an hour without progress.
           .withProgressDeadlineSeconds(1800)
           .withNewTemplate()
-            .withNewMetadata().withLabels(labels(ie, Labels.COMPONENT_SERVER)).withAnnotations(annotations).endMetadata()
+            .withNewMetadata().withLabels(labels(ie, Labels.COMPONENT_SERVER)).withAnnotations(podAnnotations(ie))
+            .endMetadata()
             .withNewSpec()
+              // The operator lifts this gate, first pinning the pod to a warm node if one is free.
+              .withSchedulingGates(spec.getWarmPool() == null ? List.of()
+                  : List.of(new PodSchedulingGate(Labels.WARM_PLACEMENT_GATE)))
               // The server needs no Kubernetes credentials, and neither do the helpers.
               .withAutomountServiceAccountToken(false)
               .withEnableServiceLinks(false)
@@ -152,6 +174,75 @@ public final class EndpointModel {
               .withInitContainers(init)
               .withContainers(server(ie))
               .addAllToVolumes(modelVolumes(ie))
+            .endSpec()
+          .endTemplate()
+        .endSpec()
+        .build();
+  }
+
+  private static Map<String, String> podAnnotations(InferenceEndpoint ie) {
+    Map<String, String> annotations = new LinkedHashMap<>();
+    annotations.put(Labels.ENDPOINT_NAME, ie.getMetadata().getName());
+    annotations.put(Labels.IMAGE_CACHE_ENABLED, Boolean.toString(ie.getSpec().imageCacheEnabled()));
+    return annotations;
+  }
+
+  /**
+   * The warm pool: spec.warmPool.replicas placeholders on the endpoint's pool. Each takes its node through
+   * the same gate and fetch-model as a serving pod (the weights into the node cache), then holds the serving
+   * image (a running container pins it against the kubelet's image garbage collection) and the server's
+   * resources, GPU included, with the pause binary. Their PriorityClass is below every workload's and never
+   * preempts: any pod that needs the GPU evicts a placeholder, and the Deployment puts it back elsewhere.
+   */
+  public static Deployment warmPool(InferenceEndpoint ie, HelperSettings helpers) {
+    InferenceEndpointSpec spec = ie.getSpec();
+    List<Container> init = new ArrayList<>();
+    init.add(helpers.installPauseContainer(restricted()));
+    if (helpers.gateEnabled()) {
+      init.add(helpers.gateContainer("model", spec.gateTimeout(), restricted()));
+    }
+    if (spec.getModel() != null) {
+      init.add(fetchModel(ie, helpers));
+    }
+    Container placeholder = new ContainerBuilder()
+        .withName(Labels.CONTAINER_PLACEHOLDER)
+        .withImage(spec.getImage())
+        .withImagePullPolicy("IfNotPresent")
+        .withCommand(HelperSettings.PAUSE)
+        .withResources(spec.getResources() == null ? new ResourceRequirementsBuilder().build() : spec.getResources())
+        .withSecurityContext(restricted())
+        .addNewVolumeMount().withName(HelperSettings.PAUSE_VOLUME).withMountPath(HelperSettings.PAUSE_DIR)
+          .withReadOnly(true).endVolumeMount()
+        .build();
+    List<Volume> volumes = new ArrayList<>(spec.getModel() == null ? List.of() : modelVolumes(ie));
+    volumes.add(new VolumeBuilder().withName(HelperSettings.PAUSE_VOLUME)
+        .withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir().build());
+    return new DeploymentBuilder()
+        .withMetadata(new ObjectMetaBuilder()
+            .withName(warmPoolName(ie))
+            .withNamespace(ie.getMetadata().getNamespace())
+            .withLabels(labels(ie, Labels.COMPONENT_WARM_POOL))
+            .build())
+        .withNewSpec()
+          .withReplicas(spec.warmPoolSize())
+          .withNewSelector().withMatchLabels(Map.of(Labels.WARM_POOL, name(ie))).endSelector()
+          .withNewTemplate()
+            .withNewMetadata().withLabels(warmPoolLabels(ie)).withAnnotations(podAnnotations(ie)).endMetadata()
+            .withNewSpec()
+              .withPriorityClassName(WarmPool.PRIORITY_CLASS)
+              .withAutomountServiceAccountToken(false)
+              .withEnableServiceLinks(false)
+              // pause exits on SIGTERM at once: a preempted placeholder frees its GPU in moments.
+              .withTerminationGracePeriodSeconds(5L)
+              .withNewSecurityContext()
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+              .endSecurityContext()
+              .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
+              .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
+              .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
+              .withInitContainers(init)
+              .withContainers(placeholder)
+              .withVolumes(volumes)
             .endSpec()
           .endTemplate()
         .endSpec()

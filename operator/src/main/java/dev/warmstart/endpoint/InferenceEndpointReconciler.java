@@ -24,7 +24,14 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,19 +41,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves a model: applies the Deployment, the Service and (unless disabled) the serving image's
- * ImageCache, then reports replicas, conditions and where each replica's cold start went.
- * Deleting the endpoint garbage-collects all three (owner references).
+ * Serves a model: applies the Deployment, the Service, (unless disabled) the serving image's
+ * ImageCache and (with spec.warmPool) the placeholders' Deployment, places new serving pods on warm
+ * nodes first, then reports replicas, the warm pool, conditions and where each replica's cold start
+ * went. Deleting the endpoint garbage-collects them all (owner references).
  */
 @ControllerConfiguration(name = InferenceEndpointReconciler.NAME)
 public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint> {
   public static final String NAME = "inferenceendpoint";
   static final Duration RECHECK_MISSING_SECRET = Duration.ofSeconds(30);
+  /** How long a warm node that a pod could not reach is left out of the placement. */
+  static final Duration UNREACHABLE_FOR = Duration.ofMinutes(10);
   private static final Logger log = LoggerFactory.getLogger(InferenceEndpointReconciler.class);
 
   private final EndpointDependents.ServingDeployment deployment;
   private final EndpointDependents.ServingService service = new EndpointDependents.ServingService();
   private final EndpointDependents.ServingImageCache imageCache = new EndpointDependents.ServingImageCache();
+  private final EndpointDependents.WarmPoolDeployment warmPool;
+  private final PlaceholderPriority placeholderPriority = new PlaceholderPriority();
+  /** Per endpoint, warm nodes a pod could not reach lately (see {@link WarmPlacement#STUCK_AFTER}), until when. */
+  private final Map<String, Map<String, Instant>> unreachableWarmNodes = new ConcurrentHashMap<>();
   private final EventRecorder events;
   private final ColdStartMetrics metrics;
   private final Clock clock;
@@ -64,6 +78,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
       Autoscaler autoscaler) {
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
+    this.warmPool = new EndpointDependents.WarmPoolDeployment(helpers);
     this.events = events;
     this.metrics = metrics;
     this.clock = clock;
@@ -78,13 +93,13 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   public List<EventSource<?, InferenceEndpoint>> prepareEventSources(EventSourceContext<InferenceEndpoint> context) {
     var pods = new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, InferenceEndpoint.class)
         .withName("endpoint-pods")
-        .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + "," + Labels.COMPONENT + "="
-            + Labels.COMPONENT_SERVER)
+        .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + "," + Labels.COMPONENT + " in ("
+            + Labels.COMPONENT_SERVER + "," + Labels.COMPONENT_WARM_POOL + ")")
         .withNamespacesInheritedFromController()
         .withSecondaryToPrimaryMapper(InferenceEndpointReconciler::endpointOfPod)
         .build(), context);
     return List.of(deployment.initEventSource(context), service.initEventSource(context),
-        imageCache.initEventSource(context), pods);
+        imageCache.initEventSource(context), warmPool.initEventSource(context), pods);
   }
 
   static Set<ResourceID> endpointOfPod(Pod pod) {
@@ -95,12 +110,17 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
 
   @Override
   public UpdateControl<InferenceEndpoint> reconcile(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
-    var pods = context.getSecondaryResources(Pod.class);
+    List<Pod> pods = new ArrayList<>();
+    List<Pod> placeholders = new ArrayList<>();
+    for (Pod pod : context.getSecondaryResources(Pod.class)) {
+      boolean isPlaceholder = Labels.COMPONENT_WARM_POOL.equals(pod.getMetadata().getLabels().get(Labels.COMPONENT));
+      (isPlaceholder ? placeholders : pods).add(pod);
+    }
     // Autoscale before applying the Deployment: the first round claims spec.replicas for the
     // autoscaler's field manager, so the apply without replicas that follows cannot reset the count.
     Autoscaler.Outcome scaling = null;
     if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
-      Deployment existing = context.getSecondaryResource(Deployment.class).orElse(null);
+      Deployment existing = deployment.getSecondaryResource(ie, context).orElse(null);
       if (existing != null && existing.getSpec() != null) {
         scaling = autoscaler.run(ie, existing, pods, EndpointModel.port(ie));
       }
@@ -115,6 +135,17 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     } else {
       imageCache.delete(ie, context);
     }
+    String priorityClassProblem = null;
+    if (ie.getSpec().warmPoolSize() > 0) {
+      priorityClassProblem = placeholderPriority.ensure(context.getClient());
+      if (priorityClassProblem == null) {
+        warmPool.reconcile(ie, context);
+      }
+    } else {
+      warmPool.delete(ie, context);
+    }
+    // Also without a warm pool (any more): pods created while it was on must not stay gated.
+    Optional<Instant> stuckCheck = place(ie, pods, placeholders, context);
     String missingCredentials = missingCredentials(ie, context);
 
     InferenceEndpointStatus previous = ie.getStatus();
@@ -135,6 +166,12 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     if (ie.getSpec().getAutoscaling() != null) {
       autoscalingStatus(status, previous, scaling);
     }
+    if (ie.getSpec().warmPoolSize() > 0) {
+      status.setWarmPool(WarmPlacement.status(ie, placeholders));
+      List<Condition> conditions = new ArrayList<>(status.getConditions());
+      conditions.add(WarmPlacement.condition(ie, placeholders, priorityClassProblem));
+      status.setConditions(conditions);
+    }
     status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
         ie.getMetadata().getGeneration(), clock.instant()));
     announceTransitions(ie, previous, status);
@@ -142,12 +179,67 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     UpdateControl<InferenceEndpoint> control = status.equals(previous) ? UpdateControl.noUpdate()
         : UpdateControl.patchStatus(statusPatch(ie, status));
     Duration next = missingCredentials == null ? null : RECHECK_MISSING_SECRET;
+    if (stuckCheck.isPresent()) {
+      // A pod on its way to a warm node: look again when it would count as stuck.
+      Duration untilStuck = Duration.between(clock.instant(), stuckCheck.get()).plusSeconds(1);
+      next = untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck;
+    }
     if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
       // The autoscaler's clock: another round after pollInterval, whatever else happens.
       Duration poll = scaling != null ? scaling.pollInterval() : Autoscaler.pollInterval(ie.getSpec().getAutoscaling());
       next = next == null || poll.compareTo(next) < 0 ? poll : next;
     }
     return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /**
+   * Lifts the warm-placement gate of new serving pods, sending each to a free warm node first
+   * ({@link WarmPlacement#plan}), and deletes pods that could not reach theirs, so that their
+   * replacements go elsewhere. Returns when a pod on its way to a warm node would count as stuck.
+   */
+  private Optional<Instant> place(InferenceEndpoint ie, List<Pod> pods, List<Pod> placeholders,
+      Context<InferenceEndpoint> context) {
+    String key = ie.getMetadata().getNamespace() + "/" + ie.getMetadata().getName();
+    Instant now = clock.instant();
+    Map<String, Instant> unreachable = unreachableWarmNodes.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
+    unreachable.values().removeIf(until -> until.isBefore(now));
+    var client = context.getClient();
+    for (Pod pod : WarmPlacement.stuck(pods, now)) {
+      String node = WarmPlacement.warmNode(pod);
+      unreachable.put(node, now.plus(UNREACHABLE_FOR));
+      log.warn("InferenceEndpoint {}: pod {} could not be scheduled onto warm node {}; recreating it to go elsewhere",
+          key, pod.getMetadata().getName(), node);
+      events.warning(ie, "WarmNodeUnreachable", "Place", "pod " + pod.getMetadata().getName()
+          + " could not be scheduled onto warm node " + node + " for " + WarmPlacement.STUCK_AFTER.toSeconds()
+          + " s; deleted so that its replacement goes to another node");
+      client.pods().resource(pod).delete();
+    }
+    for (WarmPlacement.Release release : WarmPlacement.plan(ie, pods, placeholders, unreachable.keySet())) {
+      Pod pod = release.pod();
+      try {
+        client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+            .patch(PatchContext.of(PatchType.JSON), WarmPlacement.patch(release));
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 404 || e.getCode() == 409 || e.getCode() == 422) {
+          // Gone, or changed since this view of it (another round placed it): the next event brings it back.
+          log.debug("InferenceEndpoint {}: pod {} not placed now: {}", key, pod.getMetadata().getName(), e.getMessage());
+          continue;
+        }
+        throw e;
+      }
+      metrics.placed(ie.getMetadata().getNamespace(), ie.getMetadata().getName(), release.node() != null);
+      if (release.node() != null) {
+        log.info("InferenceEndpoint {}: pod {} sent to warm node {}", key, pod.getMetadata().getName(), release.node());
+        events.normal(ie, "WarmPlacement", "Place", "pod " + pod.getMetadata().getName() + " sent to warm node "
+            + release.node() + ", whose placeholder gives way");
+      } else {
+        log.info("InferenceEndpoint {}: pod {} released with no warm node free", key, pod.getMetadata().getName());
+      }
+    }
+    if (unreachable.isEmpty()) {
+      unreachableWarmNodes.remove(key);
+    }
+    return WarmPlacement.nextStuckCheck(pods);
   }
 
   /** desiredReplicas, lastScaleTime, currentMetrics and the three autoscaling conditions. */

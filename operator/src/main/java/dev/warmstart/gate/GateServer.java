@@ -401,7 +401,7 @@ public final class GateServer implements AutoCloseable {
     if (pod.getSpec() == null || !w.node.equals(pod.getSpec().getNodeName())) {
       return new Refusal("WrongNode", who + " is not bound to node " + w.node);
     }
-    boolean rightKind = w.kind == GateKind.MODEL ? NodeSituation.isServingPod(pod) : NodeSituation.isCachePod(pod);
+    boolean rightKind = w.kind == GateKind.MODEL ? NodeSituation.fetchesModel(pod) : NodeSituation.isCachePod(pod);
     if (!rightKind) {
       return new Refusal("WrongKind", who + " may not ask for a " + w.kind.description());
     }

@@ -112,13 +112,13 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
           }
         }
         prePull(pod, granted).ifPresent(transfers::add);
-      } else if (isServingPod(pod)) {
+      } else if (fetchesModel(pod)) {
         modelDownload(pod, granted).ifPresent(transfers::add);
       }
     }
     Map<String, String> needed = new LinkedHashMap<>();
     for (Pod pod : pods) {
-      if (isServingPod(pod) && waitingUids.contains(uid(pod)) && imageCacheEnabled(pod)) {
+      if (fetchesModel(pod) && waitingUids.contains(uid(pod)) && imageCacheEnabled(pod)) {
         String image = serverImage(pod);
         if (image != null && !cached.contains(canonical(image))) {
           needed.putIfAbsent(canonical(image), name(pod));
@@ -173,8 +173,10 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
     return Optional.of(new Transfer(uid(pod), GateKind.PREPULL, name(pod), "pulling " + String.join(", ", pulling)));
   }
 
-  static boolean isServingPod(Pod pod) {
-    return Labels.COMPONENT_SERVER.equals(label(pod, Labels.COMPONENT));
+  /** A pod that downloads a model before its main container: a serving pod or a warm-pool placeholder. */
+  static boolean fetchesModel(Pod pod) {
+    String component = label(pod, Labels.COMPONENT);
+    return Labels.COMPONENT_SERVER.equals(component) || Labels.COMPONENT_WARM_POOL.equals(component);
   }
 
   static boolean isCachePod(Pod pod) {
@@ -187,9 +189,10 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
     return annotations == null || !"false".equalsIgnoreCase(annotations.get(Labels.IMAGE_CACHE_ENABLED));
   }
 
+  /** The serving image: the server's, or the one a warm-pool placeholder holds. */
   static String serverImage(Pod pod) {
     return pod.getSpec().getContainers().stream()
-        .filter(c -> Labels.CONTAINER_SERVER.equals(c.getName()))
+        .filter(c -> Labels.CONTAINER_SERVER.equals(c.getName()) || Labels.CONTAINER_PLACEHOLDER.equals(c.getName()))
         .map(Container::getImage)
         .findFirst()
         .orElse(null);

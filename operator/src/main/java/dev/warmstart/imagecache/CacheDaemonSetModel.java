@@ -30,14 +30,8 @@ import java.util.Map;
  */
 public final class CacheDaemonSetModel {
   public static final String COMPONENT = Labels.COMPONENT_IMAGE_CACHE;
-  static final String BIN_VOLUME = "warmstart-bin";
-  static final String BIN_DIR = "/warmstart/bin";
-  static final String PAUSE = BIN_DIR + "/pause";
-  static final String INSTALL_PAUSE = Labels.CONTAINER_INSTALL_PAUSE;
   /** A non-root UID outside the range images usually allocate. */
   static final long RUN_AS = 65532L;
-  /** Keep the helper JVM small: it only writes a few hundred bytes. */
-  static final String HELPER_JVM_OPTIONS = HelperSettings.JVM_OPTIONS + " -Xmx24m";
   /** How long a pre-pull yields to model downloads before it pulls anyway. */
   static final String PREPULL_GATE_TIMEOUT = "30m";
 
@@ -68,7 +62,6 @@ public final class CacheDaemonSetModel {
   }
 
   public static DaemonSet desired(ImageCache cache, HelperSettings helpers) {
-    String helperImage = helpers.image();
     ImageCacheSpec spec = cache.getSpec();
     List<Container> containers = new ArrayList<>();
     for (String image : spec.getImages()) {
@@ -76,31 +69,19 @@ public final class CacheDaemonSetModel {
           .withName(containerName(image))
           .withImage(image)
           .withImagePullPolicy("IfNotPresent")
-          .withCommand(PAUSE)
+          .withCommand(HelperSettings.PAUSE)
           .withResources(new ResourceRequirementsBuilder()
               .addToRequests("cpu", new Quantity("1m"))
               .addToRequests("memory", new Quantity("4Mi"))
               .addToLimits("memory", new Quantity("16Mi"))
               .build())
           .withSecurityContext(restricted())
-          .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).withReadOnly(true).endVolumeMount()
+          .addNewVolumeMount().withName(HelperSettings.PAUSE_VOLUME).withMountPath(HelperSettings.PAUSE_DIR)
+            .withReadOnly(true).endVolumeMount()
           .build());
     }
     List<Container> init = new ArrayList<>();
-    init.add(new ContainerBuilder()
-        .withName(INSTALL_PAUSE)
-        .withImage(helperImage)
-        .withImagePullPolicy("IfNotPresent")
-        .withArgs(INSTALL_PAUSE, PAUSE)
-        .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(HELPER_JVM_OPTIONS).endEnv()
-        .withResources(new ResourceRequirementsBuilder()
-            .addToRequests("cpu", new Quantity("10m"))
-            .addToRequests("memory", new Quantity("48Mi"))
-            .addToLimits("memory", new Quantity("96Mi"))
-            .build())
-        .withSecurityContext(restricted())
-        .addNewVolumeMount().withName(BIN_VOLUME).withMountPath(BIN_DIR).endVolumeMount()
-        .build());
+    init.add(helpers.installPauseContainer(restricted()));
     if (helpers.gateEnabled()) {
       // Init containers finish before the kubelet pulls the images: a pre-pull waits here while a
       // model download has the node's link, unless a serving pod waiting on that node needs it.
@@ -147,7 +128,7 @@ public final class CacheDaemonSetModel {
               .withInitContainers(init)
               .withContainers(containers)
               .addNewVolume()
-                .withName(BIN_VOLUME)
+                .withName(HelperSettings.PAUSE_VOLUME)
                 .withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir()
               .endVolume()
             .endSpec()

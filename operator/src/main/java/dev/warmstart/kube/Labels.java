@@ -12,6 +12,8 @@ public final class Labels {
   public static final String COMPONENT_IMAGE_CACHE = "image-cache";
   /** {@link #COMPONENT} of an InferenceEndpoint's serving pods. */
   public static final String COMPONENT_SERVER = "inference-server";
+  /** {@link #COMPONENT} of an InferenceEndpoint's warm-pool placeholders. */
+  public static final String COMPONENT_WARM_POOL = "warm-pool";
 
   /** Selector label of an ImageCache's pods: the derived, length-safe name of its DaemonSet. */
   public static final String IMAGE_CACHE = "warmstart.dev/image-cache";
@@ -23,6 +25,15 @@ public final class Labels {
   public static final String ENDPOINT = "warmstart.dev/endpoint";
   /** Annotation naming the owning InferenceEndpoint in full. */
   public static final String ENDPOINT_NAME = "warmstart.dev/endpoint-name";
+  /** Selector label of an InferenceEndpoint's warm-pool placeholders: the endpoint's derived name. */
+  public static final String WARM_POOL = "warmstart.dev/warm-pool";
+  /**
+   * Scheduling gate of serving pods of an endpoint with a warm pool: the operator removes it, pinning the
+   * pod to a warm node first when there is one.
+   */
+  public static final String WARM_PLACEMENT_GATE = "warmstart.dev/warm-placement";
+  /** Annotation on a serving pod the operator placed: the warm node it sent the pod to, or "" for none. */
+  public static final String WARM_NODE = "warmstart.dev/warm-node";
   /** Annotation on serving pods: "true" when the endpoint's serving image is kept cached on the pool. */
   public static final String IMAGE_CACHE_ENABLED = "warmstart.dev/image-cache-enabled";
 
@@ -31,6 +42,8 @@ public final class Labels {
   public static final String CONTAINER_FETCH_MODEL = "fetch-model";
   public static final String CONTAINER_SERVER = "server";
   public static final String CONTAINER_INSTALL_PAUSE = "install-pause";
+  /** The container of a warm-pool placeholder: the serving image, running the pause binary. */
+  public static final String CONTAINER_PLACEHOLDER = "placeholder";
 
   private Labels() {}
 }

@@ -27,9 +27,35 @@ public record HelperSettings(String image, String gateUrl) {
    */
   public static final String FETCH_MODEL_JVM_OPTIONS =
       "-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -XX:SharedArchiveFile=/app/warmstart.jsa -Xmx256m";
+  /** The emptyDir that install-pause fills and the containers that run the pause binary mount read-only. */
+  public static final String PAUSE_VOLUME = "warmstart-bin";
+  public static final String PAUSE_DIR = "/warmstart/bin";
+  public static final String PAUSE = PAUSE_DIR + "/pause";
 
   public boolean gateEnabled() {
     return gateUrl != null && !gateUrl.isBlank();
+  }
+
+  /**
+   * The install-pause init container: writes the static pause binary to {@link #PAUSE} in the
+   * {@link #PAUSE_VOLUME} emptyDir, so that any image can run it as its command.
+   */
+  public Container installPauseContainer(SecurityContext securityContext) {
+    return new ContainerBuilder()
+        .withName(Labels.CONTAINER_INSTALL_PAUSE)
+        .withImage(image)
+        .withImagePullPolicy("IfNotPresent")
+        .withArgs(Labels.CONTAINER_INSTALL_PAUSE, PAUSE)
+        // Keep the JVM small: it only writes a few hundred bytes.
+        .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(JVM_OPTIONS + " -Xmx24m").endEnv()
+        .withResources(new ResourceRequirementsBuilder()
+            .addToRequests("cpu", new Quantity("10m"))
+            .addToRequests("memory", new Quantity("48Mi"))
+            .addToLimits("memory", new Quantity("96Mi"))
+            .build())
+        .withSecurityContext(securityContext)
+        .addNewVolumeMount().withName(PAUSE_VOLUME).withMountPath(PAUSE_DIR).endVolumeMount()
+        .build();
   }
 
   /**

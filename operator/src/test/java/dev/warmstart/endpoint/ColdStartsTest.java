@@ -57,7 +57,7 @@ class ColdStartsTest {
 
   /** A recorded cold start: ready at T0 + {@code readyAt} seconds, each phase {@code seconds} long times a factor. */
   static Measured coldStart(String pod, long readyAt, double seconds) {
-    return new Measured(pod, NODE, T0.plusSeconds(readyAt),
+    return new Measured(pod, NODE, null, T0.plusSeconds(readyAt),
         phases(seconds, seconds / 10, seconds / 5, seconds / 2, seconds / 4, seconds / 8));
   }
 

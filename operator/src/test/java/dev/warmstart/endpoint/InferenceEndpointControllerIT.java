@@ -161,9 +161,9 @@ class InferenceEndpointControllerIT {
         URI.create("http://127.0.0.1:" + operator.http().port() + "/metrics")).build(),
         HttpResponse.BodyHandlers.ofString()).body();
     assertTrue(metrics.contains("warmstart_coldstart_phase_seconds_sum{endpoint=\"llm\",namespace=\"" + ns
-        + "\",phase=\"modelDownload\"} 77.0"), metrics);
+        + "\",phase=\"modelDownload\",placement=\"none\"} 77.0"), metrics);
     assertTrue(metrics.contains("warmstart_coldstart_phase_seconds_count{endpoint=\"llm\",namespace=\"" + ns
-        + "\",phase=\"total\"} 1"), "each cold start is counted once:\n" + metrics);
+        + "\",phase=\"total\",placement=\"none\"} 1"), "each cold start is counted once:\n" + metrics);
   }
 
   @Test

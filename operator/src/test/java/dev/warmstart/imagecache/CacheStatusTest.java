@@ -1,5 +1,6 @@
 package dev.warmstart.imagecache;
 
+import dev.warmstart.kube.Labels;
 import dev.warmstart.operator.HelperSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -131,7 +132,7 @@ class CacheStatusTest {
 
   static ContainerStatus helperCompleted() {
     return new ContainerStatusBuilder()
-        .withName(CacheDaemonSetModel.INSTALL_PAUSE)
+        .withName(Labels.CONTAINER_INSTALL_PAUSE)
         .withImage(HELPER)
         .withImageID("ghcr.io/warmstart/warmstart@" + digestOf("helper"))
         .withContainerID("containerd://" + digestOf("helper-c").substring(7))
@@ -286,7 +287,7 @@ class CacheStatusTest {
         .withNewStatus()
           .withPhase("Pending")
           .withInitContainerStatuses(new ContainerStatusBuilder()
-              .withName(CacheDaemonSetModel.INSTALL_PAUSE).withImage(HELPER).withImageID("")
+              .withName(Labels.CONTAINER_INSTALL_PAUSE).withImage(HELPER).withImageID("")
               .withReady(false).withStarted(false).withRestartCount(0)
               .withNewState().withNewWaiting().withReason("ErrImagePull").withMessage(message).endWaiting().endState()
               .build())

@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @AdditionalPrinterColumn(name = "Ready", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.readyReplicas")
 @AdditionalPrinterColumn(name = "Cached", type = AdditionalPrinterColumn.Type.STRING,
     jsonPath = ".status.conditions[?(@.type==\"ImageCached\")].status")
+@AdditionalPrinterColumn(name = "Warm", type = AdditionalPrinterColumn.Type.INTEGER, jsonPath = ".status.warmPool.ready")
 @AdditionalPrinterColumn(name = "Status", type = AdditionalPrinterColumn.Type.STRING,
     jsonPath = ".status.conditions[?(@.type==\"Ready\")].reason")
 @AdditionalPrinterColumn(name = "Cold-Start", type = AdditionalPrinterColumn.Type.STRING,

@@ -22,6 +22,9 @@ import java.util.List;
 import java.util.Map;
 
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
+@ValidationRule(value = "!has(self.warmPool) || self.warmPool.replicas == 0 || !has(self.model) "
+    + "|| (has(self.model.nodeCache) && self.model.nodeCache.enabled)",
+    message = "warmPool needs model.nodeCache.enabled: true, so that each placeholder keeps the weights on its node")
 public class InferenceEndpointSpec {
   @Required
   @Size(max = 512)
@@ -79,6 +82,10 @@ public class InferenceEndpointSpec {
   @JsonPropertyDescription("Scale from custom metrics within seconds; replaces replicas as the source of the count.")
   private Autoscaling autoscaling;
 
+  @JsonPropertyDescription("GPU nodes held warm for the next replicas: low-priority placeholder pods that pull the "
+      + "serving image and the weights (into model.nodeCache) on their nodes and give way to a new replica.")
+  private WarmPool warmPool;
+
   public String getImage() { return image; }
   public void setImage(String image) { this.image = image; }
   public List<String> getCommand() { return command; }
@@ -107,6 +114,14 @@ public class InferenceEndpointSpec {
   public void setReplicas(Integer replicas) { this.replicas = replicas; }
   public Autoscaling getAutoscaling() { return autoscaling; }
   public void setAutoscaling(Autoscaling autoscaling) { this.autoscaling = autoscaling; }
+  public WarmPool getWarmPool() { return warmPool; }
+  public void setWarmPool(WarmPool warmPool) { this.warmPool = warmPool; }
+
+  /** Placeholders to keep: spec.warmPool.replicas, 0 without a warm pool. */
+  @JsonIgnore
+  public int warmPoolSize() {
+    return warmPool == null || warmPool.getReplicas() == null ? 0 : warmPool.getReplicas();
+  }
 
   /** The serving image is cached on the pool unless imageCache.enabled is explicitly false. */
   @JsonIgnore

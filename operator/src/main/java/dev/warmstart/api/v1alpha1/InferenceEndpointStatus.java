@@ -39,7 +39,10 @@ public class InferenceEndpointStatus {
   @JsonPropertyDescription("Where the time of recent cold starts went.")
   private ColdStart coldStart;
 
-  @JsonPropertyDescription("Ready, ImageCached, Progressing, Degraded and the autoscaler's conditions.")
+  @JsonPropertyDescription("The nodes held warm by spec.warmPool.")
+  private WarmPoolStatus warmPool;
+
+  @JsonPropertyDescription("Ready, ImageCached, Progressing, Degraded, WarmPoolReady and the autoscaler's conditions.")
   private List<Condition> conditions = new ArrayList<>();
 
   @Override
@@ -50,6 +53,7 @@ public class InferenceEndpointStatus {
         && Objects.equals(lastScaleTime, s.lastScaleTime) && Objects.equals(currentMetrics, s.currentMetrics)
         && Objects.equals(selector, s.selector)
         && Objects.equals(url, s.url) && Objects.equals(coldStart, s.coldStart)
+        && Objects.equals(warmPool, s.warmPool)
         && Objects.equals(conditions, s.conditions);
   }
 
@@ -57,7 +61,7 @@ public class InferenceEndpointStatus {
   public int hashCode() {
     return Objects.hash(observedGeneration, replicas, readyReplicas, desiredReplicas, lastScaleTime, currentMetrics,
         selector,
-        url, coldStart, conditions);
+        url, coldStart, warmPool, conditions);
   }
 
   public Long getObservedGeneration() { return observedGeneration; }
@@ -78,6 +82,8 @@ public class InferenceEndpointStatus {
   public void setUrl(String url) { this.url = url; }
   public ColdStart getColdStart() { return coldStart; }
   public void setColdStart(ColdStart coldStart) { this.coldStart = coldStart; }
+  public WarmPoolStatus getWarmPool() { return warmPool; }
+  public void setWarmPool(WarmPoolStatus warmPool) { this.warmPool = warmPool; }
   public List<Condition> getConditions() { return conditions; }
   public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
 
@@ -123,6 +129,8 @@ public class InferenceEndpointStatus {
     private String pod;
     @JsonPropertyDescription("The node it started on.")
     private String node;
+    @JsonPropertyDescription("With a warm pool: Warm when it started on a node the pool held warm, else Cold.")
+    private String placement;
     @JsonPropertyDescription("When it passed its first readiness check (RFC 3339).")
     private String readyAt;
     @JsonPropertyDescription("From pod creation to ready.")
@@ -142,6 +150,8 @@ public class InferenceEndpointStatus {
     public void setPod(String pod) { this.pod = pod; }
     public String getNode() { return node; }
     public void setNode(String node) { this.node = node; }
+    public String getPlacement() { return placement; }
+    public void setPlacement(String placement) { this.placement = placement; }
     public String getReadyAt() { return readyAt; }
     public void setReadyAt(String readyAt) { this.readyAt = readyAt; }
     public String getTotal() { return total; }
@@ -160,6 +170,7 @@ public class InferenceEndpointStatus {
     @Override
     public boolean equals(Object o) {
       return o instanceof Phases p && Objects.equals(pod, p.pod) && Objects.equals(node, p.node)
+          && Objects.equals(placement, p.placement)
           && Objects.equals(readyAt, p.readyAt)
           && Objects.equals(total, p.total) && Objects.equals(scheduling, p.scheduling)
           && Objects.equals(gateWait, p.gateWait) && Objects.equals(modelDownload, p.modelDownload)
@@ -168,8 +179,39 @@ public class InferenceEndpointStatus {
 
     @Override
     public int hashCode() {
-      return Objects.hash(pod, node, readyAt, total, scheduling, gateWait, modelDownload, imagePull, serverStart);
+      return Objects.hash(pod, node, placement, readyAt, total, scheduling, gateWait, modelDownload, imagePull, serverStart);
     }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class WarmPoolStatus {
+    @JsonPropertyDescription("Placeholders asked for: spec.warmPool.replicas.")
+    private Integer desired;
+    @JsonPropertyDescription("Nodes held warm: a placeholder of the current spec is ready there, with the serving "
+        + "image pulled and the weights in the node cache.")
+    private Integer ready;
+    @JsonPropertyDescription("The warm nodes, by name; a new replica goes to one of them first.")
+    private List<String> nodes = new ArrayList<>();
+    @JsonPropertyDescription("When the most recent of them became warm (RFC 3339).")
+    private String lastRefillTime;
+
+    public Integer getDesired() { return desired; }
+    public void setDesired(Integer desired) { this.desired = desired; }
+    public Integer getReady() { return ready; }
+    public void setReady(Integer ready) { this.ready = ready; }
+    public List<String> getNodes() { return nodes; }
+    public void setNodes(List<String> nodes) { this.nodes = nodes; }
+    public String getLastRefillTime() { return lastRefillTime; }
+    public void setLastRefillTime(String lastRefillTime) { this.lastRefillTime = lastRefillTime; }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof WarmPoolStatus w && Objects.equals(desired, w.desired) && Objects.equals(ready, w.ready)
+          && Objects.equals(nodes, w.nodes) && Objects.equals(lastRefillTime, w.lastRefillTime);
+    }
+
+    @Override
+    public int hashCode() { return Objects.hash(desired, ready, nodes, lastRefillTime); }
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
