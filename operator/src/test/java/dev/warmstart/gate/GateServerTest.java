@@ -86,6 +86,14 @@ class GateServerTest {
   }
 
   @Test
+  void aWarmPoolPlaceholderMayAskForItsModelDownload() throws Exception {
+    pods.put(cacheRunning(cache("c", NODE, IMAGE))).put(TestPods.placeholder("w", NODE, IMAGE));
+    Answer a = ask(server, "w", GateKind.MODEL, LONG_POLL).get(5, TimeUnit.SECONDS);
+    assertEquals("go", a.decision, a.toString());
+    assertEquals(GatePolicy.IMAGE_CACHED, a.reason);
+  }
+
+  @Test
   void imageFinishingReleasesWaitingDownloadAtOnce() throws Exception {
     Pod c = withContainer(cacheInitDone(cache("c", NODE, IMAGE)), "c0", waiting("ContainerCreating"));
     pods.put(c).put(serving("p", NODE, IMAGE, true));

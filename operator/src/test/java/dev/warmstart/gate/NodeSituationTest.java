@@ -135,6 +135,19 @@ class NodeSituationTest {
   }
 
   @Test
+  void aWarmPoolPlaceholderDownloadsAndWaitsLikeAServingPod() {
+    Pod w = withInit(withInit(TestPods.placeholder("w", NODE, IMAGE), Labels.CONTAINER_GATE, terminated(0)),
+        Labels.CONTAINER_FETCH_MODEL, running());
+    assertEquals(List.of(GateKind.MODEL), kinds(observe(List.of(w))), "its download takes the node's transfer slot");
+
+    Pod waitingPlaceholder = TestPods.placeholder("v", NODE, IMAGE);
+    NodeSituation s = NodeSituation.observe(NODE, List.of(cache("c", NODE, IMAGE), waitingPlaceholder), Map.of(),
+        Set.of(uid("v")), NOW, EXPIRY);
+    assertEquals("ml/v", s.neededAmong(List.of(IMAGE)).orElseThrow().getValue(), "its image may be pre-pulled for it");
+    assertEquals(IMAGE, NodeSituation.serverImage(waitingPlaceholder));
+  }
+
+  @Test
   void finishedPodsDoNotCount() {
     Pod c = new PodBuilder(cacheInitDone(cache("c", NODE, IMAGE))).editStatus().withPhase("Failed").endStatus().build();
     NodeSituation s = observe(List.of(c));

@@ -35,6 +35,14 @@ final class TestPods {
         .build();
   }
 
+  /** A warm-pool placeholder: the serving pod's init containers, the serving image in container placeholder. */
+  static Pod placeholder(String name, String node, String image) {
+    Pod pod = serving(name, node, image, true);
+    pod.getMetadata().getLabels().put(Labels.COMPONENT, Labels.COMPONENT_WARM_POOL);
+    pod.getSpec().getContainers().get(0).setName(Labels.CONTAINER_PLACEHOLDER);
+    return pod;
+  }
+
   /** An image-cache pod: init containers install-pause and gate, one container per image (c0, c1...). */
   static Pod cache(String name, String node, String... images) {
     PodBuilder pod = new PodBuilder()
