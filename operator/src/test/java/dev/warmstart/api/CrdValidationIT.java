@@ -107,6 +107,9 @@ class CrdValidationIT {
         Arguments.of("target type without value", base
             + "autoscaling: {maxReplicas: 2, metrics: [{type: Pods, pods: {name: x, target: {type: AverageValue, value: '1'}}}]}",
             "set averageValue for type AverageValue"),
+        Arguments.of("warm pool without the node cache", base + "model: {uri: 's3://models/x/'}\n  warmPool: {replicas: 1}",
+            "warmPool needs model.nodeCache.enabled: true"),
+        Arguments.of("negative warm pool", base + "warmPool: {replicas: -1}", "spec.warmPool.replicas"),
         Arguments.of("bad gate timeout", base + "imageCache: {gateTimeout: ten minutes}", "spec.imageCache.gateTimeout"));
   }
 

@@ -203,6 +203,61 @@ class InferenceEndpointControllerIT {
         && "/var/lib/warmstart/model-cache".equals(v.getHostPath().getPath())));
   }
 
+  @Test
+  void aWarmPoolKeepsPlaceholdersAndNewReplicasGoToTheirNodesFirst() {
+    String ns = KubeApi.newNamespace(client, "ie");
+    InferenceEndpoint ie = endpoint(ns, "llm", "vllm/vllm-openai:v0.11.0", "nodeCache: {enabled: true}");
+    ie.getSpec().setWarmPool(new dev.warmstart.api.v1alpha1.WarmPool());
+    ie.getSpec().getWarmPool().setReplicas(1);
+    ie = client.resource(ie).create();
+
+    Deployment pool = await(() -> client.apps().deployments().inNamespace(ns).withName("llm-warm-pool").get(),
+        d -> d != null);
+    assertOwnedBy(ie, pool);
+    assertEquals(1, pool.getSpec().getReplicas());
+    assertNotNull(client.scheduling().v1().priorityClasses().withName("warmstart-warm-pool").get(),
+        "the operator creates the placeholders' PriorityClass when it is missing");
+    Deployment serving = await(() -> client.apps().deployments().inNamespace(ns).withName("llm").get(), d -> d != null);
+
+    // A placeholder that has warmed gpu-2, as the scheduler and the kubelet would leave it; the API server
+    // resolves its PriorityClass at admission.
+    Pod placeholder = client.resource(podOf(pool, "gpu-2")).create();
+    assertEquals(-10, placeholder.getSpec().getPriority());
+    placeholder.setStatus(new PodStatusBuilder().withPhase("Running")
+        .addToConditions(condition("PodScheduled", Instant.now()), condition("Ready", Instant.now())).build());
+    client.resource(placeholder).updateStatus();
+    await(() -> get(ns, "llm"), e -> e.getStatus() != null && e.getStatus().getWarmPool() != null
+        && Integer.valueOf(1).equals(e.getStatus().getWarmPool().getReady()));
+
+    // Two new replicas, gated as the ReplicaSet creates them: the first goes to the warm node, the second anywhere.
+    Pod first = client.resource(Pods.fromTemplate(serving, serving.getSpec().getTemplate(), null)).create();
+    Pod second = client.resource(Pods.fromTemplate(serving, serving.getSpec().getTemplate(), null)).create();
+    assertEquals("warmstart.dev/warm-placement", first.getSpec().getSchedulingGates().get(0).getName());
+    Pod placed = await(() -> client.pods().resource(first).get(), p -> p.getSpec().getSchedulingGates().isEmpty());
+    assertEquals("gpu-2", placed.getSpec().getAffinity().getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution()
+        .getNodeSelectorTerms().get(0).getMatchFields().get(0).getValues().get(0));
+    assertEquals("gpu-2", placed.getMetadata().getAnnotations().get("warmstart.dev/warm-node"));
+    Pod other = await(() -> client.pods().resource(second).get(), p -> p.getSpec().getSchedulingGates().isEmpty());
+    assertEquals(null, other.getSpec().getAffinity(), "no second warm node: it schedules anywhere");
+    assertEquals("", other.getMetadata().getAnnotations().get("warmstart.dev/warm-node"));
+
+    InferenceEndpoint seen = get(ns, "llm");
+    assertEquals(java.util.List.of("gpu-2"), seen.getStatus().getWarmPool().getNodes());
+    Condition warm = Conditions.find(seen.getStatus().getConditions(), "WarmPoolReady").orElseThrow();
+    assertEquals("True", warm.getStatus(), warm.getMessage());
+    await(() -> client.resources(Event.class).inNamespace(ns).list().getItems(),
+        events -> events.stream().anyMatch(e -> "WarmPlacement".equals(e.getReason()) && e.getNote().contains("gpu-2")));
+
+    // Without a warm pool the placeholders go; new replicas are no longer gated.
+    Edits.edit(client.resources(InferenceEndpoint.class).inNamespace(ns).withName("llm"), e -> {
+      e.getSpec().setWarmPool(null);
+      return e;
+    });
+    await(() -> client.apps().deployments().inNamespace(ns).withName("llm-warm-pool").get(), d -> d == null);
+    await(() -> client.apps().deployments().inNamespace(ns).withName("llm").get(),
+        d -> d.getSpec().getTemplate().getSpec().getSchedulingGates().isEmpty());
+  }
+
   private static InferenceEndpoint endpoint(String ns, String name, String image, String extraModel) {
     String yaml = """
         apiVersion: warmstart.dev/v1alpha1
