@@ -59,12 +59,14 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private final EndpointDependents.ServingImageCache imageCache = new EndpointDependents.ServingImageCache();
   private final EndpointDependents.WarmPoolDeployment warmPool;
   private final PlaceholderPriority placeholderPriority = new PlaceholderPriority();
-  /** Per endpoint, warm nodes a pod could not reach lately (see {@link WarmPlacement#STUCK_AFTER}), until when. */
+  /** Per endpoint, warm nodes a pod could not reach lately (see {@link #warmPlacementTimeout}), until when. */
   private final Map<String, Map<String, Instant>> unreachableWarmNodes = new ConcurrentHashMap<>();
   private final EventRecorder events;
   private final ColdStartMetrics metrics;
   private final Clock clock;
   private final Autoscaler autoscaler;
+  /** How long a pod sent to a warm node may stay unschedulable there before it is recreated to go elsewhere. */
+  private final Duration warmPlacementTimeout;
   /** Cold starts already announced (metrics, events), newest kept; bounded so it cannot grow without end. */
   private final Set<String> announced = Collections.newSetFromMap(Collections.synchronizedMap(
       new LinkedHashMap<>(256, 0.75f, false) {
@@ -76,7 +78,8 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
 
   /** {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count. */
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
-      Autoscaler autoscaler) {
+      Autoscaler autoscaler, Duration warmPlacementTimeout) {
+    this.warmPlacementTimeout = warmPlacementTimeout;
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
     this.warmPool = new EndpointDependents.WarmPoolDeployment(helpers);
     this.events = events;
@@ -86,7 +89,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   }
 
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
-    this(helpers, events, metrics, clock, null);
+    this(helpers, events, metrics, clock, null, WarmPlacement.STUCK_AFTER);
   }
 
   @Override
@@ -204,13 +207,13 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     Map<String, Instant> unreachable = unreachableWarmNodes.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
     unreachable.values().removeIf(until -> until.isBefore(now));
     var client = context.getClient();
-    for (Pod pod : WarmPlacement.stuck(pods, now)) {
+    for (Pod pod : WarmPlacement.stuck(pods, now, warmPlacementTimeout)) {
       String node = WarmPlacement.warmNode(pod);
       unreachable.put(node, now.plus(UNREACHABLE_FOR));
       log.warn("InferenceEndpoint {}: pod {} could not be scheduled onto warm node {}; recreating it to go elsewhere",
           key, pod.getMetadata().getName(), node);
       events.warning(ie, "WarmNodeUnreachable", "Place", "pod " + pod.getMetadata().getName()
-          + " could not be scheduled onto warm node " + node + " for " + WarmPlacement.STUCK_AFTER.toSeconds()
+          + " could not be scheduled onto warm node " + node + " for " + warmPlacementTimeout.toSeconds()
           + " s; deleted so that its replacement goes to another node");
       client.pods().resource(pod).delete();
     }
@@ -239,7 +242,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     if (unreachable.isEmpty()) {
       unreachableWarmNodes.remove(key);
     }
-    return WarmPlacement.nextStuckCheck(pods);
+    return WarmPlacement.nextStuckCheck(pods, warmPlacementTimeout);
   }
 
   /** desiredReplicas, lastScaleTime, currentMetrics and the three autoscaling conditions. */

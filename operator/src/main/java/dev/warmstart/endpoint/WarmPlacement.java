@@ -44,8 +44,8 @@ final class WarmPlacement {
   static final String UNSCHEDULABLE = "PlaceholdersUnschedulable";
   static final String PRIORITY_CLASS_MISSING = "PriorityClassMissing";
   /**
-   * A pod sent to a warm node that is still unschedulable this long after, with no preemption under
-   * way, is deleted: its ReplicaSet makes a new one, which is placed again without that node.
+   * By default, a pod sent to a warm node that is still unschedulable this long after, with no
+   * preemption under way, is deleted: its ReplicaSet makes a new one, placed again without that node.
    */
   static final Duration STUCK_AFTER = Duration.ofSeconds(60);
 
@@ -101,28 +101,28 @@ final class WarmPlacement {
   }
 
   /**
-   * Pods sent to a warm node that cannot get there: unschedulable for {@link #STUCK_AFTER}, and the
-   * scheduler nominated no node (it would, were it preempting the placeholder).
+   * Pods sent to a warm node that cannot get there: unschedulable for {@code stuckAfter} (see
+   * {@link #STUCK_AFTER}), and the scheduler nominated no node (it would, were it preempting the placeholder).
    */
-  static List<Pod> stuck(Collection<Pod> serving, Instant now) {
+  static List<Pod> stuck(Collection<Pod> serving, Instant now, Duration stuckAfter) {
     return serving.stream()
         .filter(p -> warmNode(p) != null && p.getSpec().getNodeName() == null
             && p.getMetadata().getDeletionTimestamp() == null
             && (p.getStatus() == null || p.getStatus().getNominatedNodeName() == null))
         .filter(p -> unschedulable(p).map(c -> c.getLastTransitionTime() != null
-            && !Instant.parse(c.getLastTransitionTime()).plus(STUCK_AFTER).isAfter(now)).orElse(false))
+            && !Instant.parse(c.getLastTransitionTime()).plus(stuckAfter).isAfter(now)).orElse(false))
         .toList();
   }
 
   /** When the next of the pods on their way to a warm node would count as stuck, if any is on its way. */
-  static Optional<Instant> nextStuckCheck(Collection<Pod> serving) {
+  static Optional<Instant> nextStuckCheck(Collection<Pod> serving, Duration stuckAfter) {
     return serving.stream()
         .filter(p -> warmNode(p) != null && p.getSpec().getNodeName() == null
             && p.getMetadata().getDeletionTimestamp() == null)
         .map(p -> unschedulable(p).map(PodCondition::getLastTransitionTime).filter(Objects::nonNull)
             .map(Instant::parse).orElse(null))
         .filter(Objects::nonNull)
-        .map(t -> t.plus(STUCK_AFTER))
+        .map(t -> t.plus(stuckAfter))
         .min(Comparator.naturalOrder());
   }
 

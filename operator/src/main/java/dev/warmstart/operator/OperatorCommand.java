@@ -71,6 +71,12 @@ public class OperatorCommand implements Callable<Integer> {
           + "counts as not answering (default: ${DEFAULT-VALUE}).")
   long metricsTimeoutMillis;
 
+  @Option(names = "--warm-placement-timeout-seconds", defaultValue = "60",
+      description = "A serving pod sent to a warm node that is still unschedulable after this long, with no "
+          + "preemption under way (a cordoned or full node), is deleted so that its replacement goes to another node "
+          + "(default: ${DEFAULT-VALUE}).")
+  long warmPlacementTimeoutSeconds;
+
   @Option(names = "--leader-election-namespace", defaultValue = "${env:POD_NAMESPACE}",
       description = "Namespace of the leader-election Lease; leader election is on when set (env POD_NAMESPACE).")
   String leaseNamespace;
@@ -126,7 +132,8 @@ public class OperatorCommand implements Callable<Integer> {
     Autoscaler autoscaler = new Autoscaler(client,
         new MetricReader(client, clock, Duration.ofMillis(metricsTimeoutMillis), autoscaleMetrics), events,
         autoscaleMetrics, clock);
-    operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock, autoscaler),
+    operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock, autoscaler,
+        Duration.ofSeconds(warmPlacementTimeoutSeconds)),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),

@@ -171,9 +171,9 @@ class WarmPlacementTest {
         .editStatus().withNominatedNodeName("gpu-a").endStatus().build();
     var stuckAt = ServingPods.T0.plusSeconds(10).plus(WarmPlacement.STUCK_AFTER);
 
-    assertEquals(List.of(), WarmPlacement.stuck(List.of(waiting, preempting), stuckAt.minusSeconds(1)));
-    assertEquals(List.of(waiting), WarmPlacement.stuck(List.of(waiting, preempting), stuckAt));
-    assertEquals(stuckAt, WarmPlacement.nextStuckCheck(List.of(waiting)).orElseThrow());
+    assertEquals(List.of(), WarmPlacement.stuck(List.of(waiting, preempting), stuckAt.minusSeconds(1), WarmPlacement.STUCK_AFTER));
+    assertEquals(List.of(waiting), WarmPlacement.stuck(List.of(waiting, preempting), stuckAt, WarmPlacement.STUCK_AFTER));
+    assertEquals(stuckAt, WarmPlacement.nextStuckCheck(List.of(waiting), WarmPlacement.STUCK_AFTER).orElseThrow());
   }
 
   @Test
