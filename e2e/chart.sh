@@ -78,6 +78,9 @@ kctl create namespace ml --dry-run=client -o yaml | kctl apply -f - >/dev/null
 kctl create namespace team-a --dry-run=client -o yaml | kctl apply -f - >/dev/null
 kctl apply --dry-run=server --server-side --force-conflicts --field-manager=warmstart-dry-run -f "$tmp/ns-1.yaml"
 
+# A PriorityClass that an operator run outside the chart created (label managed-by=warmstart) would
+# block the chart's own: helm refuses to adopt objects it did not create.
+kctl delete priorityclass -l app.kubernetes.io/managed-by=warmstart --ignore-not-found >/dev/null
 log "helm upgrade --install $RELEASE (namespace $NS)"
 "$HELM" upgrade --install "$RELEASE" "$CHART" --namespace "$NS" --kubeconfig "$(e2e/cluster.sh kubeconfig)" \
   --set image.tag=e2e --wait --timeout 2m
@@ -90,5 +93,6 @@ kctl create namespace e2e-rbac-ns --dry-run=client -o yaml | kctl apply -f - >/d
 kctl create namespace "$NS-ns" --dry-run=client -o yaml | kctl apply -f - >/dev/null
 kctl label namespace "$NS-ns" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
 "$HELM" upgrade --install "$RELEASE-ns" "$CHART" --namespace "$NS-ns" --kubeconfig "$(e2e/cluster.sh kubeconfig)" \
-  --set image.tag=e2e --set replicaCount=1 --set 'watchNamespaces={e2e-rbac-ns}' --wait --timeout 2m >/dev/null
+  --set image.tag=e2e --set replicaCount=1 --set 'watchNamespaces={e2e-rbac-ns}' \
+  --set warmPool.priorityClass.create=false --wait --timeout 2m >/dev/null
 kctl -n "$NS-ns" rollout status deployment/"$RELEASE-ns" --timeout=90s

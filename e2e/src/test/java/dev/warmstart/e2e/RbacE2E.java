@@ -82,6 +82,7 @@ class RbacE2E {
         type: Opaque
         """.formatted(ns), "e2e");
     Cluster.deleteAndWait(admin, InferenceEndpoint.class, ns, "rbac");
+    Cluster.deleteAndWait(admin, InferenceEndpoint.class, ns, "rbac-warm");
     Cluster.deleteAndWait(admin, ImageCache.class, ns, "rbac");
     // The operator must create the Lease, not only renew one that an earlier test left.
     admin.leases().inNamespace(sa[0]).withName(LEASE).delete();
@@ -122,7 +123,9 @@ class RbacE2E {
 
   /** Every path that needs a permission: create, change and delete what the operator owns; lead. */
   private static void exercise(ApiCalls calls, String[] sa, String ns, List<String> operatorArgs) throws Exception {
-    try (var running = Cluster.startOperator(calls, java.util.Optional.of(sa), operatorArgs)) {
+    List<String> args = new java.util.ArrayList<>(operatorArgs);
+    args.add("--warm-placement-timeout-seconds=3");
+    try (var running = Cluster.startOperator(calls, java.util.Optional.of(sa), args)) {
       assertTrue(running.operator().getRuntimeInfo().isStarted());
       // ImageCache with a pull secret: DaemonSet created, secret looked up, status and events written.
       Cluster.applyYaml(admin, imageCache(ns, "vllm/vllm-openai:v0.11.0"), "e2e");
@@ -148,10 +151,57 @@ class RbacE2E {
       Cluster.applyYaml(admin, endpoint(ns, "vllm/vllm-openai:v0.11.1", 8001, false), "e2e");
       Cluster.await("endpoint's cache deleted",
           () -> admin.resources(ImageCache.class).inNamespace(ns).withName("rbac-serving-image").get() == null, gone -> gone);
+      warmPool(ns);
       // The leader renews its Lease every 2 s.
       Cluster.await("Lease renewed", () -> calls.used().stream().anyMatch(p -> p.toString().equals(
           "patch coordination.k8s.io/leases")), renewed -> renewed);
     }
+  }
+
+  /**
+   * A warm pool: its PriorityClass looked up, the placeholders' Deployment created; a new replica's
+   * scheduling gate lifted (pods patch); a replica sent to a warm node it cannot reach (cordoned) deleted
+   * after the placement timeout; the pool removed (deployments delete).
+   */
+  private static void warmPool(String ns) {
+    Cluster.applyYaml(admin, warmEndpoint(ns, 1, true), "e2e");
+    String node = Cluster.await("a node warm", () -> admin.resources(InferenceEndpoint.class).inNamespace(ns)
+        .withName("rbac-warm").get(), e -> e.getStatus() != null && e.getStatus().getWarmPool() != null
+            && e.getStatus().getWarmPool().getReady() == 1).getStatus().getWarmPool().getNodes().get(0);
+    admin.nodes().withName(node).edit(n -> {
+      n.getSpec().setUnschedulable(true);
+      return n;
+    });
+    try {
+      Cluster.applyYaml(admin, warmEndpoint(ns, 2, true), "e2e");
+      Cluster.await("the replica that could not reach its warm node recreated", () -> admin.resources(
+          io.fabric8.kubernetes.api.model.events.v1.Event.class).inNamespace(ns).list().getItems(),
+          events -> events.stream().anyMatch(e -> "WarmNodeUnreachable".equals(e.getReason())));
+    } finally {
+      admin.nodes().withName(node).edit(n -> {
+        n.getSpec().setUnschedulable(null);
+        return n;
+      });
+    }
+    Cluster.applyYaml(admin, warmEndpoint(ns, 2, false), "e2e");
+    Cluster.await("the warm pool removed", () -> admin.apps().deployments().inNamespace(ns)
+        .withName("rbac-warm-warm-pool").get() == null, gone -> gone);
+    admin.resources(InferenceEndpoint.class).inNamespace(ns).withName("rbac-warm").delete();
+  }
+
+  private static String warmEndpoint(String ns, int replicas, boolean warmPool) {
+    return """
+        apiVersion: warmstart.dev/v1alpha1
+        kind: InferenceEndpoint
+        metadata: {name: rbac-warm, namespace: %s}
+        spec:
+          image: vllm/vllm-openai:v0.11.0
+          replicas: %d
+          resources: {limits: {nvidia.com/gpu: 1}}
+          nodeSelector: {karpenter.sh/nodepool: gpu}
+          tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+          model: {uri: s3://models/rbac/, path: /models/rbac, nodeCache: {enabled: true}}
+        """.formatted(ns, replicas) + (warmPool ? "  warmPool: {replicas: 1}\n" : "");
   }
 
   /** Every verb on every resource the chart grants its ServiceAccount, from the installed objects. */
