@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public class AutoscaleMetrics {
   private final MeterRegistry registry;
   private final Map<String, AtomicInteger> desired = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> arriving = new ConcurrentHashMap<>();
 
   public AutoscaleMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -37,6 +38,24 @@ public class AutoscaleMetrics {
           .register(registry);
       return value;
     }).set(desiredReplicas);
+  }
+
+  /** warmstart_autoscale_arriving_replicas{placement=warm|cold}: the replicas on their way, counted as capacity. */
+  void arriving(String namespace, String endpoint, Arrivals arrivals) {
+    gauge(arriving, namespace, endpoint, "warm").set(arrivals.warm());
+    gauge(arriving, namespace, endpoint, "cold").set(arrivals.cold());
+  }
+
+  private AtomicInteger gauge(Map<String, AtomicInteger> values, String namespace, String endpoint, String placement) {
+    return values.computeIfAbsent(namespace + "/" + endpoint + "/" + placement, k -> {
+      AtomicInteger value = new AtomicInteger();
+      Gauge.builder("warmstart.autoscale.arriving.replicas", value, AtomicInteger::get)
+          .description("Replicas on their way (not ready yet) that the autoscaler counts as capacity, by whether the "
+              + "operator sent them to a warm node")
+          .tags("namespace", namespace, "endpoint", endpoint, "placement", placement)
+          .register(registry);
+      return value;
+    });
   }
 
   void outcome(String namespace, String endpoint, String source, String outcome) {

@@ -116,7 +116,7 @@ public class Autoscaler {
     int current = deployment.getSpec().getReplicas() == null ? 1 : deployment.getSpec().getReplicas();
 
     List<Pod> ready = new ArrayList<>();
-    int starting = 0;
+    List<Pod> startingPods = new ArrayList<>();
     for (Pod pod : pods) {
       if (pod.getMetadata().getDeletionTimestamp() != null || pod.getStatus() == null) {
         continue;
@@ -128,11 +128,12 @@ public class Autoscaler {
       if (isReady(pod)) {
         ready.add(pod);
       } else {
-        starting++;
+        startingPods.add(pod);
       }
     }
     // Replicas the Deployment was asked for but has not created yet are on their way too.
-    starting += Math.max(0, current - ready.size() - starting);
+    int starting = startingPods.size() + Math.max(0, current - ready.size() - startingPods.size());
+    Arrivals arrivals = Arrivals.of(startingPods, ie.getStatus() == null ? null : ie.getStatus().getColdStart());
     Replicas replicas = new Replicas(current, ready.size(), starting);
 
     List<Reading> readings = new ArrayList<>();
@@ -169,7 +170,7 @@ public class Autoscaler {
           next = next.scaled(now, current, d.desired());
           lastScales.put(key(ie), now);
           able = new Verdict(true, "SucceededRescale", "the Deployment was scaled to " + d.desired());
-          String why = reason(a, d, current);
+          String why = reason(a, d, current) + "; already on their way: " + arrivals.describe(now);
           log.info("InferenceEndpoint {}/{}: scaled {} -> {} ({})", ns, name, current, d.desired(), why);
           events.normal(ie, "Rescaled", "Scale", "New size: " + d.desired() + " (was " + current + "); " + why);
         }
@@ -193,6 +194,7 @@ public class Autoscaler {
     }
     metrics.decision(ns, name, change ? (d.desired() > current ? "up" : "down") : held ? "held" : "none",
         change ? d.desired() : current);
+    metrics.arriving(ns, name, arrivals);
 
     List<Condition> conditions = List.of(
         condition(ABLE_TO_SCALE, able),
