@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # See warmstart do its job: the local cluster with a fake GPU pool, the CRDs and examples applied,
-# the operator running, and the ImageCache's status as the pool gets cached.
+# the operator running, the ImageCache's status as the pool gets cached, an endpoint's cold starts and a
+# warm pool taking a scale-out.
 #   e2e/demo.sh          run the demo, stop the operator at the end
 #   e2e/demo.sh --keep   leave the operator running (its log: ~/.cache/warmstart/demo/operator.log)
 set -euo pipefail
@@ -70,3 +71,26 @@ k get ie -n ml -o wide
 echo "cold starts (KWOK's stages time each phase: gate 2s, download 3s, pull 1s, server 2s):"
 k get ie qwen3-8b -n ml -o jsonpath='{.status.coldStart.last}{"\n"}{.status.coldStart.median}{"\n"}' 
 k get events -n ml --field-selector involvedObject.kind=InferenceEndpoint
+
+step "a warm pool: a GPU node held warm (image and weights on it), the next replica starts there"
+k delete ie qwen3-8b-warm -n ml --ignore-not-found --wait >/dev/null
+k scale ie/qwen3-8b -n ml --replicas=1
+k apply --server-side --force-conflicts -f examples/qwen3-8b-warm-pool.yaml
+k wait --for=condition=Ready ie/qwen3-8b-warm -n ml --timeout=120s >/dev/null
+k wait --for=condition=WarmPoolReady ie/qwen3-8b-warm -n ml --timeout=120s >/dev/null
+warm=$(k get ie qwen3-8b-warm -n ml -o jsonpath='{.status.warmPool.nodes[0]}')
+k get ie -n ml
+k get pods -n ml -o wide -l app.kubernetes.io/instance=qwen3-8b-warm
+echo "warm node: $warm; scaling to 2 replicas"
+k scale ie/qwen3-8b-warm -n ml --replicas=2
+k wait --for=jsonpath='{.status.readyReplicas}'=2 ie/qwen3-8b-warm -n ml --timeout=120s >/dev/null
+for _ in $(seq 1 60); do
+  refilled=$(k get ie qwen3-8b-warm -n ml -o jsonpath='{.status.warmPool.nodes[0]}')
+  [[ -n $refilled && $refilled != "$warm" ]] && break
+  sleep 1
+done
+k get pods -n ml -o wide -l app.kubernetes.io/instance=qwen3-8b-warm
+echo "the new replica took $warm (its placeholder preempted); the pool now holds ${refilled:-?} warm"
+k get ie qwen3-8b-warm -n ml -o jsonpath='{.status.warmPool}{"\n"}{.status.coldStart.last}{"\n"}'
+k get events -n ml --field-selector reason=WarmPlacement
+k get events -n ml --field-selector reason=Preempted
