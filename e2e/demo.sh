@@ -39,7 +39,13 @@ fi
 java -jar operator/target/warmstart.jar operator --http-port=0 --gate-url=http://127.0.0.1:8081 \
   >"$state/operator.log" 2>&1 &
 echo $! >"$state/operator.pid"
-stop_operator() { [[ $keep == --keep ]] || kill "$(cat "$state/operator.pid")" 2>/dev/null || true; }
+# Without --keep: stop the operator and remove the warm pool's endpoint (its placeholder holds a GPU
+# of the pool that e2e/test.sh, which shares the cluster, counts on).
+stop_operator() {
+  [[ $keep == --keep ]] && return 0
+  kill "$(cat "$state/operator.pid")" 2>/dev/null || true
+  k delete ie qwen3-8b-warm -n ml --ignore-not-found --wait=false >/dev/null 2>&1 || true
+}
 trap stop_operator EXIT
 echo "operator pid $(cat "$state/operator.pid"), log $state/operator.log"
 

@@ -10,6 +10,8 @@ e2e/tools.sh >/dev/null
 e2e/cluster.sh up
 KUBECONFIG=$(e2e/cluster.sh kubeconfig)
 export KUBECONFIG
+# The demo (e2e/demo.sh --keep) shares this cluster: its endpoints would hold GPUs the suite counts on.
+e2e/cluster.sh kubectl delete inferenceendpoints --all -n ml --ignore-not-found --wait >/dev/null 2>&1 || true
 # helm lint, two identical renders, kubectl apply --dry-run=server, helm install (operator pods Running).
 e2e/chart.sh
 # The e2e suite's operator acts as the chart's ServiceAccount; RbacE2E checks the rules are exact.

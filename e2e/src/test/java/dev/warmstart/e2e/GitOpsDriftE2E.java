@@ -30,17 +30,21 @@ class GitOpsDriftE2E {
    * Dashboard metrics that exist only after an event this test does not cause, with the Micrometer
    * meter (in the operator's sources or JOSDK's) that exports them. GateE2E causes the gate's.
    */
-  private static final java.util.Map<String, String> EVENT_ONLY = java.util.Map.of(
-      "warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait",
-      "warmstart_gate_decisions_total", "warmstart.gate.decisions",
-      "operator_sdk_reconciliations_failed_total", "JOSDK MicrometerMetrics: a failed reconciliation",
-      "operator_sdk_controllers_execution_reconcile_failure_total", "JOSDK MicrometerMetrics: a failed reconcile",
+  private static final java.util.Map<String, String> EVENT_ONLY = java.util.Map.ofEntries(
+      java.util.Map.entry("warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait"),
+      java.util.Map.entry("warmstart_gate_decisions_total", "warmstart.gate.decisions"),
+      java.util.Map.entry("operator_sdk_reconciliations_failed_total", "JOSDK MicrometerMetrics: a failed reconciliation"),
+      java.util.Map.entry("operator_sdk_controllers_execution_reconcile_failure_total",
+          "JOSDK MicrometerMetrics: a failed reconcile"),
       // An endpoint with spec.autoscaling (AutoscalingE2E has one).
-      "warmstart_autoscale_desired_replicas", "warmstart.autoscale.desired.replicas",
-      "warmstart_autoscale_decisions_total", "warmstart.autoscale.decisions",
-      "warmstart_autoscale_metric_reads_total", "warmstart.autoscale.metric.reads",
-      "warmstart_autoscale_metric_read_seconds_sum", "warmstart.autoscale.metric.read",
-      "warmstart_autoscale_metric_read_seconds_count", "warmstart.autoscale.metric.read");
+      java.util.Map.entry("warmstart_autoscale_desired_replicas", "warmstart.autoscale.desired.replicas"),
+      java.util.Map.entry("warmstart_autoscale_decisions_total", "warmstart.autoscale.decisions"),
+      java.util.Map.entry("warmstart_autoscale_metric_reads_total", "warmstart.autoscale.metric.reads"),
+      java.util.Map.entry("warmstart_autoscale_metric_read_seconds_sum", "warmstart.autoscale.metric.read"),
+      java.util.Map.entry("warmstart_autoscale_metric_read_seconds_count", "warmstart.autoscale.metric.read"),
+      java.util.Map.entry("warmstart_autoscale_arriving_replicas", "warmstart.autoscale.arriving.replicas"),
+      // A serving pod placed by an endpoint with spec.warmPool (WarmPoolE2E has some).
+      java.util.Map.entry("warmstart_warm_pool_placements_total", "warmstart.warm.pool.placements"));
   private static final String NS = "e2e-gitops";
   private static final String MANAGER = "argocd-controller";
   private static final String MANIFEST = """

@@ -151,6 +151,8 @@ class RbacE2E {
       Cluster.applyYaml(admin, endpoint(ns, "vllm/vllm-openai:v0.11.1", 8001, false), "e2e");
       Cluster.await("endpoint's cache deleted",
           () -> admin.resources(ImageCache.class).inNamespace(ns).withName("rbac-serving-image").get() == null, gone -> gone);
+      // Its GPU is needed below: the warm pool takes up to three of the pool's four.
+      admin.resources(InferenceEndpoint.class).inNamespace(ns).withName("rbac").delete();
       warmPool(ns);
       // The leader renews its Lease every 2 s.
       Cluster.await("Lease renewed", () -> calls.used().stream().anyMatch(p -> p.toString().equals(
@@ -164,6 +166,14 @@ class RbacE2E {
    * after the placement timeout; the pool removed (deployments delete).
    */
   private static void warmPool(String ns) {
+    try {
+      exerciseWarmPool(ns);
+    } finally {
+      admin.resources(InferenceEndpoint.class).inNamespace(ns).withName("rbac-warm").delete();
+    }
+  }
+
+  private static void exerciseWarmPool(String ns) {
     Cluster.applyYaml(admin, warmEndpoint(ns, 1, true), "e2e");
     String node = Cluster.await("a node warm", () -> admin.resources(InferenceEndpoint.class).inNamespace(ns)
         .withName("rbac-warm").get(), e -> e.getStatus() != null && e.getStatus().getWarmPool() != null
@@ -186,7 +196,6 @@ class RbacE2E {
     Cluster.applyYaml(admin, warmEndpoint(ns, 2, false), "e2e");
     Cluster.await("the warm pool removed", () -> admin.apps().deployments().inNamespace(ns)
         .withName("rbac-warm-warm-pool").get() == null, gone -> gone);
-    admin.resources(InferenceEndpoint.class).inNamespace(ns).withName("rbac-warm").delete();
   }
 
   private static String warmEndpoint(String ns, int replicas, boolean warmPool) {

@@ -14,6 +14,9 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -24,19 +27,16 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -185,7 +185,8 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     if (stuckCheck.isPresent()) {
       // A pod on its way to a warm node: look again when it would count as stuck.
       Duration untilStuck = Duration.between(clock.instant(), stuckCheck.get()).plusSeconds(1);
-      next = untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck;
+      untilStuck = untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck;
+      next = next == null || untilStuck.compareTo(next) < 0 ? untilStuck : next;
     }
     if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
       // The autoscaler's clock: another round after pollInterval, whatever else happens.
@@ -249,7 +250,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private void autoscalingStatus(InferenceEndpointStatus status, InferenceEndpointStatus previous,
       Autoscaler.Outcome scaling) {
     String lastScale = previous == null ? null : previous.getLastScaleTime();
-    List<Condition> conditions = new java.util.ArrayList<>(status.getConditions());
+    List<Condition> conditions = new ArrayList<>(status.getConditions());
     status.setConditions(conditions);
     if (scaling == null) {
       // No Deployment yet (or no autoscaler in this process): say so rather than leave the conditions out.
