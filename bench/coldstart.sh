@@ -292,8 +292,8 @@ build_image() { # case compressed-bytes dir
         done
         for ((k = 0; text_b > 0; k++)); do
             n=$((text_b < 1048576 ? text_b : 1048576))
-            off=$((RANDOM * 96 % (4194304 - n + 1) + 1))
-            tail -c +"$off" "$base" | head -c "$n" >"$tmp/root/opt/${LAYER_NAMES[i]}/src/mod$k.py"
+            off=$((RANDOM * 96 % (4194304 - n + 1)))
+            dd if="$base" of="$tmp/root/opt/${LAYER_NAMES[i]}/src/mod$k.py" iflag=skip_bytes,count_bytes skip="$off" count="$n" status=none
             text_b=$((text_b - n))
         done
         tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$tmp/root" -cf "$tmp/layer.tar" .
