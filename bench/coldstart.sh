@@ -53,7 +53,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib/shaped-link.sh
 source "$ROOT/bench/lib/shaped-link.sh"
 
-SCALE=100
+SCALE=200
 LINK_MBIT=320
 CONN_MBIT=""
 REF_LINK_MBIT=1600
@@ -688,6 +688,27 @@ scenario_warm_pool() { # case: image and model seeded before T0; no bootstrap
 # warm-pool seed the image (a pull by containerd started outside the namespace, over the host's
 # loopback, so it does not cross the shaped link), warm-pool also the node cache (fetch-model from
 # the host side), all before the timer starts.
+# The seeded node of each case is made once, by those real runs, and copied for every run after.
+seed_node() { # case scenario
+    local c=$1 s=$2 seed="$WORK/seed-$1"
+    if [[ ! -d $seed ]]; then
+        T0=$(now_us)
+        RUN_LOG="$WORK/logs/seed.$c"
+        start_containerd on-host
+        pull "$c" on-host || die "seeding the $c image failed"
+        stop_containerd
+        if [[ ${MODEL_BYTES[$c]} -gt 0 ]]; then
+            fetch_model "$c" seed on-host || die "seeding the node cache with the $c model failed"
+        fi
+        mv "$NODE" "$seed"
+        RUN_LOG="$WORK/logs/$RUN_NAME"
+    fi
+    rm -rf "$NODE"
+    mkdir -p "$NODE/cache/pods/bench"
+    cp -a "$seed/containerd" "$NODE/containerd"
+    [[ $s != warm-pool ]] || cp -a "$seed/cache/." "$NODE/cache/"
+}
+
 PULL_SECONDS=""
 run_one() { # regime boot-ref case scenario round
     local regime=$1 bref=$2 c=$3 s=$4 r=$5 b
@@ -698,13 +719,7 @@ run_one() { # regime boot-ref case scenario round
     rm -rf "$NODE"
     mkdir -p "$NODE/cache/pods/bench"
     if [[ $s == on-node || $s == warm-pool ]]; then
-        start_containerd on-host
-        pull "$c" on-host || die "$RUN_NAME: seeding the image failed"
-        stop_containerd
-    fi
-    if [[ $s == warm-pool && ${MODEL_BYTES[$c]} -gt 0 ]]; then
-        T0=$(now_us)
-        fetch_model "$c" seed on-host || die "$RUN_NAME: seeding the node cache failed"
+        seed_node "$c" "$s"
     fi
     start_containerd in-netns
     gate reset "${IMAGE_REF[$c]}"
@@ -731,7 +746,7 @@ link_check() { # regime -> LINK_CHECK (Mbit/s of payload over one connection)
     blob=$(awk '$5 == "cuda-libs" {print $1}' "${IMAGE_DIR[$c]}/layers")
     got=$(in_node curl -s -o /dev/null --max-time 3 -w '%{size_download} %{time_total}' \
         "http://$REGISTRY/v2/bench/serving/blobs/sha256:$blob" || true)
-    LINK_CHECK=$(awk -v g="$got" 'BEGIN {split(g, x, " "); printf "%.0f", (x[2] > 0 ? x[1] * 8 / x[2] / 1e6 : 0)}')
+    LINK_CHECK=$(awk -v g="$got" 'BEGIN {split(g, x, " "); printf "%d", (x[2] > 0 ? x[1] * 8 / x[2] / 1e6 : 0)}')
 }
 
 # ---------------------------------------------------------------- the runs
@@ -771,7 +786,7 @@ echo "coldstart: scale 1/$SCALE of the reference's bytes; link $LINK_MBIT Mbit/s
 echo "node: containerd $(containerd --version | awk '{print $3}'), snapshotter $SNAPSHOTTER, ctr pull with unpack, $PULL_CONCURRENCY layers at a time; registry: docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}'); model: fetch-model from s3proxy"
 echo "image: ${#LAYER_NAMES[@]} gzip layers (${LAYER_SHARES[*]} % of the bytes), compressed/unpacked $GZIP_RATIO ($(for c in "${CASE_LIST[@]}"; do printf '%s %s/%s MB; ' "$c" "$(mb "${IMAGE_BYTES[$c]}")" "$(mb "${IMAGE_UNPACKED[$c]}")"; done)runs took ${DURATION} s)"
 for regime in "${REGIME_LIST[@]}"; do
-    echo "link check ($regime): one connection $(fmt "${LINK_CHECKS[$regime]}") Mbit/s of payload"
+    echo "link check ($regime): one connection from the registry ${LINK_CHECKS[$regime]} Mbit/s of payload"
 done
 WORST=""
 WARM_WORST=""
