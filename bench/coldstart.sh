@@ -20,7 +20,10 @@
 #              bootstrap and competes with it
 #   warmstart  pre-pull at registration; the model download asks the gate, which runs the real
 #              dev.warmstart.gate.GatePolicy (bench/coldstart/ColdStartGate.java) on the node's
-#              situation as the events arrive, and starts when it says GO
+#              situation as the events arrive, and starts when it says GO. Since this benchmark the
+#              policy lets a download go alongside the pre-pull of its own serving image
+#              (ImagePulling); it used to wait for the image to be cached, which measured slower
+#              than the default order without a bootstrap to hide the pull behind.
 #   on-node    the image is on the node already (seeded before the timer starts): the bound for a
 #              node that holds the image; the download starts after the bootstrap
 #   warm-pool  image cached and weights in the node-local model cache (fetch-model --cache-dir): the
@@ -41,7 +44,7 @@
 #
 # Prints one table per regime and bootstrap, the targets, and as its last line:
 #   coldstart: qwen3_ratio=Q worst_case_ratio=W warm_pool_ratio=P
-# Q = warmstart/default (medians) for the Qwen3-8B row, uncapped regime, the largest bootstrap run;
+# Q = warmstart/default (medians) for the Qwen3-8B row, uncapped regime, the largest bootstrap given;
 # W = the largest warmstart/default over all rows, regimes and bootstraps (target <= 1.0);
 # P = the largest warm-pool/default over all rows, regimes and bootstraps (target: below each row's
 #     reference ratio).
@@ -778,6 +781,10 @@ med() { # regime boot case scenario [column] -> median of the runs' totals (or o
     awk -F'\t' -v g="$1" -v b="$2" -v c="$3" -v s="$4" -v col="${5:-6}" '$1 == g && $2 == b && $3 == c && $4 == s && $col != "-" {print $col}' \
         "$WORK/logs/runs.tsv" | tr '\n' ' ' | median
 }
+spread() { # regime boot case scenario -> "min max" of the runs' totals
+    awk -F'\t' -v g="$1" -v b="$2" -v c="$3" -v s="$4" '$1 == g && $2 == b && $3 == c && $4 == s {v = $6 + 0; if (n++ == 0 || v < lo) lo = v; if (v > hi) hi = v}
+        END {printf "%.3f %.3f\n", lo, hi}' "$WORK/logs/runs.tsv"
+}
 fmt() { if [[ -n $1 ]]; then printf '%.2f' "$1"; else printf -- '-'; fi; }
 ratio() { if [[ -n $1 && -n $2 ]]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; else printf -- '-'; fi; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1e6}'; }
@@ -793,6 +800,8 @@ WARM_WORST=""
 QWEN=""
 SAVE_LINES=()
 WARM_LINES=()
+SLOW_LINES=()
+BOOT_MAX=$(printf '%s\n' "${BOOT_LIST[@]}" | sort -n | tail -n 1)
 for regime in "${REGIME_LIST[@]}"; do
     for bref in "${BOOT_LIST[@]}"; do
         b=$(bench_seconds "$bref")
@@ -817,7 +826,11 @@ for regime in "${REGIME_LIST[@]}"; do
                 "$limit" "$(ratio "$ws" "$limit")" "$wpr" "$refr"
             if [[ $wsr != - ]]; then
                 WORST=$(awk -v a="$WORST" -v b="$wsr" 'BEGIN {print (a == "" || b + 0 > a + 0) ? b : a}')
-                [[ $c != qwen3 || $regime != uncapped ]] || QWEN=$wsr
+                [[ $c != qwen3 || $regime != uncapped || $bref -ne $BOOT_MAX ]] || QWEN=$wsr
+                SLOW_LINES+=("$(awk -v n="$(ref_field "$c" 0)" -v g="$regime" -v bb="$bref" -v d="$d" -v w="$ws" \
+                    -v lo="$(spread "$regime" "$bref" "$c" default | cut -d' ' -f1)" -v hi="$(spread "$regime" "$bref" "$c" default | cut -d' ' -f2)" \
+                    'BEGIN {printf "  %-24s %-8s boot %3s s: warmstart %.2f s, default %.2f s (rounds %.2f-%.2f): %s", n, g, bb, w, d, lo, hi,
+                        (w <= d ? "met" : (w <= hi ? "NOT met, within the default'"'"'s round-to-round spread" : "NOT met"))}')")
             fi
             if [[ $wpr != - ]]; then
                 WARM_WORST=$(awk -v a="$WARM_WORST" -v b="$wpr" 'BEGIN {print (a == "" || b + 0 > a + 0) ? b : a}')
@@ -837,6 +850,7 @@ echo "warm-pool runs from the pod landing on a node held warm (image cached, wei
 echo
 echo "targets:"
 echo "  warmstart never slower than default: worst warmstart/default ${WORST:--}: $(awk -v w="${WORST:-}" 'BEGIN {print (w != "" && w + 0 <= 1.0) ? "met" : "NOT met"}')"
+printf '%s\n' "${SLOW_LINES[@]}"
 if [[ ${#SAVE_LINES[@]} -gt 0 ]]; then
     echo "  with a bootstrap, warmstart saves at least min(bootstrap, image pull) (pull: the default's pull phase, median):"
     printf '%s\n' "${SAVE_LINES[@]}"
