@@ -82,7 +82,7 @@ Usage: $0 [--quick] [--cases LIST] [--rounds N] [--bootstrap LIST] [--regime LIS
   --quick            scale 1/1000, qwen3 and customer1, 1 round: a check of the harness (a couple of
                      minutes), not a measurement
   --cases LIST       of qwen3,customer1,customer2,customer3 (default: all)
-  --rounds N         rounds, each running the scenarios in a rotated order (default $ROUNDS)
+  --rounds N         rounds, each running the scenarios in another order (default $ROUNDS)
   --bootstrap LIST   node bootstrap times in reference seconds, scaled like the bytes (default $BOOTSTRAPS)
   --regime LIST      uncapped (one connection may fill the link), capped (each connection capped at
                      --conn-mbit) (default $REGIMES)
@@ -727,6 +727,7 @@ run_one() { # regime boot-ref case scenario round
     start_containerd in-netns
     gate reset "${IMAGE_REF[$c]}"
     sync
+    sleep 0.5   # let the previous run's writeback and deletions settle
     PULL_SECONDS=""
     T0=$(now_us)
     case "$s" in
@@ -753,6 +754,23 @@ link_check() { # regime -> LINK_CHECK (Mbit/s of payload over one connection)
 }
 
 # ---------------------------------------------------------------- the runs
+# The scenarios' order changes with the round and the case: rotated, and stepped by a stride coprime
+# to their number, so that no scenario always starts first or always follows the same one (a run
+# after one that wrote a whole image to disk is not quite the same as one after a warm-pool run).
+ORDER=()
+order_scenarios() { # round case -> ORDER
+    local r=$1 c=$2 n=${#SCENARIO_LIST[@]} strides=() st a b t k ci=0
+    for ((st = 1; st <= n; st++)); do
+        a=$st b=$n
+        while ((b > 0)); do t=$((a % b)); a=$b; b=$t; done
+        ((a != 1)) || strides+=("$st")
+    done
+    for ((k = 0; k < ${#CASE_LIST[@]}; k++)); do [[ ${CASE_LIST[k]} != "$c" ]] || ci=$k; done
+    st=${strides[$(((r - 1 + ci) % ${#strides[@]}))]}
+    ORDER=()
+    for ((k = 0; k < n; k++)); do ORDER+=("${SCENARIO_LIST[$(((k * st + r - 1 + ci) % n))]}"); done
+}
+
 : >"$WORK/logs/runs.tsv"
 n_runs=$((${#REGIME_LIST[@]} * ${#BOOT_LIST[@]} * ROUNDS * ${#CASE_LIST[@]} * ${#SCENARIO_LIST[@]}))
 log "snapshotter $SNAPSHOTTER; time scale $TIME_SCALE (bootstrap ${BOOTSTRAPS//,/ s, } s of the reference); $n_runs runs"
@@ -766,8 +784,9 @@ for regime in "${REGIME_LIST[@]}"; do
     for bref in "${BOOT_LIST[@]}"; do
         for ((r = 1; r <= ROUNDS; r++)); do
             for c in "${CASE_LIST[@]}"; do
-                for ((k = 0; k < ${#SCENARIO_LIST[@]}; k++)); do
-                    run_one "$regime" "$bref" "$c" "${SCENARIO_LIST[$(((k + r - 1) % ${#SCENARIO_LIST[@]}))]}" "$r"
+                order_scenarios "$r" "$c"
+                for s in "${ORDER[@]}"; do
+                    run_one "$regime" "$bref" "$c" "$s" "$r"
                 done
             done
         done
