@@ -45,7 +45,7 @@
 # Prints one table per regime and bootstrap, the targets, and as its last line:
 #   coldstart: qwen3_ratio=Q worst_case_ratio=W warm_pool_ratio=P
 # Q = warmstart/default (medians) for the Qwen3-8B row, uncapped regime, the largest bootstrap given;
-# W = the largest warmstart/default over all rows, regimes and bootstraps (target <= 1.0);
+# W = the largest warmstart/default over all rows, regimes and bootstraps, 3 decimals (target <= 1.0);
 # P = the largest warm-pool/default over all rows, regimes and bootstraps (target: below each row's
 #     reference ratio).
 #
@@ -838,13 +838,14 @@ for regime in "${REGIME_LIST[@]}"; do
             limit=$(awk -v i="${IMAGE_BYTES[$c]}" -v m="${MODEL_BYTES[$c]}" -v l="$LINK_MBIT" 'BEGIN {printf "%.2f", (i + m) * 8 / (l * 1e6)}')
             refr=$(awk -v a="$(ref_field "$c" 4)" -v b="$(ref_field "$c" 3)" 'BEGIN {printf "%.2f", a / b}')
             wsr=$(ratio "$ws" "$d")
+            wsr3=$(awk -v a="$ws" -v b="$d" 'BEGIN {if (a != "" && b != "") printf "%.3f", a / b; else printf "-"}')
             wpr=$(ratio "$wp" "$d")
             printf '%-24s %6s %6s | %8s %8s %9s %8s %9s | %6s %5s %5s | %8s %7s | %7s %5s\n' "$(ref_field "$c" 0)" \
                 "$(mb "${IMAGE_BYTES[$c]}")" "$(mb "${MODEL_BYTES[$c]}")" "$(fmt "$d")" "$(fmt "$ng")" "$(fmt "$ws")" "$(fmt "$on")" "$(fmt "$wp")" \
                 "$wsr" "$refr" "$(awk -v r="$refr" -v w="$wsr" 'BEGIN {print (w != "-" && w + 0 <= r + 0) ? "met" : "-"}')" \
                 "$limit" "$(ratio "$ws" "$limit")" "$wpr" "$refr"
             if [[ $wsr != - ]]; then
-                WORST=$(awk -v a="$WORST" -v b="$wsr" 'BEGIN {print (a == "" || b + 0 > a + 0) ? b : a}')
+                WORST=$(awk -v a="$WORST" -v b="$wsr3" 'BEGIN {print (a == "" || b + 0 > a + 0) ? b : a}')
                 [[ $c != qwen3 || $regime != uncapped || $bref -ne $BOOT_MAX ]] || QWEN=$wsr
                 SLOW_LINES+=("$(awk -v n="$(ref_field "$c" 0)" -v g="$regime" -v bb="$bref" -v d="$d" -v w="$ws" \
                     -v lo="$(spread "$regime" "$bref" "$c" default | cut -d' ' -f1)" -v hi="$(spread "$regime" "$bref" "$c" default | cut -d' ' -f2)" \
