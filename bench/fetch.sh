@@ -19,6 +19,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib/shaped-link.sh
+source "$ROOT/bench/lib/shaped-link.sh"
 
 LINK_MBIT=800   # aggregate link rate; 4 GiB at 800 Mbit/s takes ~43 s
 CONN_MBIT=""    # per-connection cap; default LINK_MBIT / 8
@@ -229,32 +231,12 @@ ip -n "$NETNS" addr add "$NODE_IP/30" dev "$VETH_NODE"
 ip -n "$NETNS" link set "$VETH_NODE" up
 ip -n "$NETNS" link set lo up
 
-# htb: 1:1 = the link; 1:2 = anything not TCP over IPv4 (ARP); 1:1000..1:10ff = per-connection
-# leaves, picked by hashing bits 1-8 of the destination port (Linux hands out even ephemeral
-# ports to connect(), mostly in sequence, so consecutive connections land in distinct leaves).
-LINK_KBIT=$((LINK_MBIT * 1000))
-LEAF_KBIT=$((LINK_KBIT / 300))
-[[ $LEAF_KBIT -ge 8 ]] || LEAF_KBIT=8
-{
-    echo "qdisc add dev $VETH_HOST root handle 1: htb default 2"
-    # 1 ms of burst at the link rate: veth hands htb 64 KB GSO packets.
-    echo "class add dev $VETH_HOST parent 1: classid 1:1 htb rate ${LINK_MBIT}mbit ceil ${LINK_MBIT}mbit burst $((LINK_MBIT * 125 + 1600)) cburst $((LINK_MBIT * 125 + 1600)) quantum 60000"
-    echo "class add dev $VETH_HOST parent 1:1 classid 1:2 htb rate ${LEAF_KBIT}kbit ceil ${LINK_MBIT}mbit quantum 60000"
-    echo "filter add dev $VETH_HOST parent 1: prio 1 handle 2: protocol ip u32 divisor 256"
-    for ((i = 0; i < 256; i++)); do
-        printf 'class add dev %s parent 1:1 classid 1:%x htb rate %skbit ceil %smbit quantum 60000\n' \
-            "$VETH_HOST" $((0x1000 + i)) "$LEAF_KBIT" "$CONN_MBIT"
-        printf 'filter add dev %s parent 1: prio 1 protocol ip u32 ht 2:%x: match u32 0 0 flowid 1:%x\n' \
-            "$VETH_HOST" "$i" $((0x1000 + i))
-    done
-    echo "filter add dev $VETH_HOST parent 1: prio 1 protocol ip u32 ht 800:: match ip protocol 6 0xff hashkey mask 0x000001fe at 20 link 2:"
-} >"$WORK/tc.batch"
+# htb: the link, and 256 per-connection leaves chosen by a hash of the client port (bench/lib/shaped-link.sh).
+shaped_link_tc "$VETH_HOST" "$LINK_MBIT" "$CONN_MBIT" >"$WORK/tc.batch"
 tc -batch "$WORK/tc.batch"
 
 # Bytes each per-connection leaf has sent, "classid bytes" per line.
-leaf_bytes() {
-    tc -s class show dev "$VETH_HOST" | awk '/^class htb 1:10/ {c = $3} /^ Sent/ && c != "" {print c, $2; c = ""}' | sort
-}
+leaf_bytes() { shaped_link_leaf_bytes "$VETH_HOST"; }
 # How many leaves (~ connections) carried at least 1% of the bytes since snapshot $1.
 leaves_used() {
     join "$1" <(leaf_bytes) | awk '{d = $3 - $2; if (d > 0) {n[NR] = d; t += d}} END {for (i in n) if (n[i] >= t / 100) k++; print k + 0}'

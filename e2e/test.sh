@@ -20,5 +20,5 @@ export WARMSTART_E2E_NAMESPACED_SERVICE_ACCOUNT=warmstart-ns:warmstart-ns
 mvn -B verify -Pe2e "$@"
 # The image built twice and compared, read back by skopeo, and its operator run against the cluster.
 image/build.sh --check --kubeconfig "$KUBECONFIG"
-shellcheck e2e/*.sh e2e/kind/*.sh image/*.sh bench/*.sh .ci/run
+shellcheck e2e/*.sh e2e/kind/*.sh image/*.sh bench/*.sh bench/lib/*.sh .ci/run
 echo "test: all green" >&2

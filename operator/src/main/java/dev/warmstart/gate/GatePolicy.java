@@ -9,9 +9,10 @@ import java.util.stream.Collectors;
 /**
  * Who may start a bulk transfer on a node, and when: a pure function of the request and the
  * {@link NodeSituation}. A model download waits for the serving image to be cached (when the
- * endpoint keeps one) and for a free transfer slot; a pre-pull waits for a free slot unless a
- * serving pod waiting at its gate needs one of its images. Deadlines are not decided here: the
- * in-pod gate gives up and proceeds on its own.
+ * endpoint keeps one) and for a free transfer slot, except that it runs alongside the pre-pull of
+ * its own serving image (the pod needs both, see {@link #IMAGE_PULLING}); a pre-pull waits for a
+ * free slot unless a serving pod waiting at its gate needs one of its images. Deadlines are not
+ * decided here: the in-pod gate gives up and proceeds on its own.
  */
 public final class GatePolicy {
   /** The endpoint keeps no image cache: only the transfer slots matter. */
@@ -19,6 +20,15 @@ public final class GatePolicy {
   /** The endpoint keeps an image cache, but no ImageCache pod on the node holds the image: the kubelet pulls it. */
   public static final String NO_CACHE_ON_NODE = "NoCacheOnNode";
   public static final String IMAGE_CACHED = "ImageCached";
+  /**
+   * The node's ImageCache pod is pulling the serving image: the download goes alongside it. The
+   * serving pod needs both, so holding the download back cannot make it ready sooner, and it leaves
+   * the link idle whenever the pull does not fill it: while containerd unpacks (the pull is
+   * CPU-bound, well below a fast link), and when the registry caps each connection (a pull fetches
+   * a few layers at a time). bench/coldstart.sh measured both: waiting made a new node slower than
+   * Kubernetes' default order. Other transfers on the node still count against the slots.
+   */
+  public static final String IMAGE_PULLING = "ImagePulling";
   /** Fewer transfers than the per-node limit run on the node. */
   public static final String TRANSFER_SLOT_FREE = "TransferSlotFree";
   public static final String SERVING_POD_NEEDS_IMAGE = "ServingPodNeedsImage";
@@ -108,6 +118,15 @@ public final class GatePolicy {
           + slots(node, others)));
     }
     if (!node.isCached(image)) {
+      Optional<String> cachePod = node.cacheFor(image);
+      List<NodeSituation.Transfer> notOwnPull = others.stream()
+          .filter(t -> !(t.kind() == GateKind.PREPULL && cachePod.isPresent() && t.pod().equals(cachePod.get())))
+          .toList();
+      if (notOwnPull.size() < others.size()) {
+        return slotsFull(node, notOwnPull).orElseGet(() -> Decision.go(IMAGE_PULLING,
+            "image " + image + " is being pre-pulled on node " + node.node() + " by " + cachePod.get()
+            + "; the download shares the link with it, since the pod needs both; " + slots(node, notOwnPull)));
+      }
       return Decision.await(IMAGE_NOT_CACHED, "image " + image + " is not cached on node " + node.node()
           + " yet; " + node.cacheFor(image).orElse("an ImageCache pod") + " pre-pulls it");
     }

@@ -71,7 +71,7 @@ class GateCommandTest {
 
   @Test
   void keepsWaitingAcrossAnOperatorRestartThenOpens() throws Exception {
-    pods.put(TestPods.cacheInitDone(cache("c", NODE, IMAGE))).put(serving("p", NODE, IMAGE, true));
+    pods.put(cache("c", NODE, IMAGE)).put(serving("p", NODE, IMAGE, true));   // the image's pull not started yet
     GateServer first = server(0);
     int port = first.port();
     Gate gate = launch(port, "model", "1m");

@@ -3,6 +3,7 @@ package dev.warmstart.gate;
 import static dev.warmstart.gate.GatePolicy.CACHE_DISABLED;
 import static dev.warmstart.gate.GatePolicy.IMAGE_CACHED;
 import static dev.warmstart.gate.GatePolicy.IMAGE_NOT_CACHED;
+import static dev.warmstart.gate.GatePolicy.IMAGE_PULLING;
 import static dev.warmstart.gate.GatePolicy.NO_CACHE_ON_NODE;
 import static dev.warmstart.gate.GatePolicy.Outcome.GO;
 import static dev.warmstart.gate.GatePolicy.Outcome.WAIT;
@@ -17,6 +18,9 @@ import static org.junit.jupiter.params.provider.Arguments.arguments;
 import dev.warmstart.gate.GatePolicy.Decision;
 import dev.warmstart.gate.GatePolicy.Outcome;
 import dev.warmstart.gate.GatePolicy.Request;
+import io.fabric8.kubernetes.api.model.Pod;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +44,19 @@ class GatePolicyTest {
         row("cache on node, image not cached yet", 1, model("p", VLLM, true), node().cache(VLLM), WAIT, IMAGE_NOT_CACHED),
         row("image not cached wins over a running transfer", 1, model("p", VLLM, true),
             node().cache(VLLM).transfer("c", GateKind.PREPULL), WAIT, IMAGE_NOT_CACHED),
+        // The ImageCache pod that holds the image ("ml/cache") is pulling it: the download goes alongside.
+        row("own image being pre-pulled, node otherwise idle", 1, model("p", VLLM, true),
+            node().cache(VLLM).transfer("cache", GateKind.PREPULL), GO, IMAGE_PULLING),
+        row("own image being pre-pulled, another download runs, max 1", 1, model("p", VLLM, true),
+            node().cache(VLLM).transfer("cache", GateKind.PREPULL).transfer("q", GateKind.MODEL), WAIT, TRANSFER_RUNNING),
+        row("own image being pre-pulled, another pre-pull runs, max 1", 1, model("p", VLLM, true),
+            node().cache(VLLM).transfer("cache", GateKind.PREPULL).transfer("d", GateKind.PREPULL), WAIT, TRANSFER_RUNNING),
+        row("own image being pre-pulled, another download runs, max 2", 2, model("p", VLLM, true),
+            node().cache(VLLM).transfer("cache", GateKind.PREPULL).transfer("q", GateKind.MODEL), GO, IMAGE_PULLING),
+        row("own image being pre-pulled, spelled differently", 1, model("p", "docker.io/vllm/vllm-openai:v0.11.0", true),
+            node().cache(VLLM).transfer("cache", GateKind.PREPULL), GO, IMAGE_PULLING),
+        row("another image being pre-pulled, own not started", 1, model("p", VLLM, true),
+            node().cache(VLLM).transfer("d", GateKind.PREPULL), WAIT, IMAGE_NOT_CACHED),
         row("cache holds another image only", 1, model("p", VLLM, true), node().cached(TGI), GO, NO_CACHE_ON_NODE),
         row("no cache on node, node idle", 1, model("p", VLLM, true), node(), GO, NO_CACHE_ON_NODE),
         row("no cache on node, a download runs", 1, model("p", VLLM, true), node().transfer("q", GateKind.MODEL),
@@ -105,6 +122,26 @@ class GatePolicyTest {
     Decision decision = new GatePolicy(1).decide(model("p", VLLM, true),
         node().cached(VLLM).transfer("q", GateKind.MODEL).build());
     assertTrue(decision.message().contains("model download of ml/q"), decision.message());
+  }
+
+  /** Through {@link NodeSituation#observe}, as the gate server sees it: the node's ImageCache pod pulling the image. */
+  @Test
+  void downloadGoesAlongsideThePrePullOfItsImageSeenFromThePods() {
+    Pod cache = TestPods.withContainer(TestPods.cacheInitDone(TestPods.cache("cache", "node-1", VLLM)), "c0",
+        TestPods.waiting("ContainerCreating"));
+    Pod serving = TestPods.serving("p", "node-1", VLLM, true);
+    NodeSituation node = NodeSituation.observe("node-1", List.of(cache, serving), Map.of(), Set.of(TestPods.uid("p")),
+        Instant.parse("2025-01-01T12:00:00Z"), Duration.ofSeconds(60));
+    Decision decision = new GatePolicy(1).decide(Request.of(GateKind.MODEL, serving), node);
+    assertEquals(IMAGE_PULLING, decision.reason(), decision.toString());
+    assertTrue(decision.isGo());
+    assertTrue(decision.message().contains("ml/cache"), decision.message());
+
+    // Before the ImageCache pod's gate has let its pull start, the download waits for the image.
+    Pod notStarted = TestPods.cache("cache", "node-1", VLLM);
+    NodeSituation before = NodeSituation.observe("node-1", List.of(notStarted, serving), Map.of(),
+        Set.of(TestPods.uid("p")), Instant.parse("2025-01-01T12:00:00Z"), Duration.ofSeconds(60));
+    assertEquals(IMAGE_NOT_CACHED, new GatePolicy(1).decide(Request.of(GateKind.MODEL, serving), before).reason());
   }
 
   @Test

@@ -95,7 +95,7 @@ class GateServerTest {
 
   @Test
   void imageFinishingReleasesWaitingDownloadAtOnce() throws Exception {
-    Pod c = withContainer(cacheInitDone(cache("c", NODE, IMAGE)), "c0", waiting("ContainerCreating"));
+    Pod c = cache("c", NODE, IMAGE);   // its pull has not started (its own gate has not opened)
     pods.put(c).put(serving("p", NODE, IMAGE, true));
     CompletableFuture<Answer> p = ask(server, "p", GateKind.MODEL, LONG_POLL);
     assertPending(p);
@@ -107,6 +107,20 @@ class GateServerTest {
     assertEquals(GatePolicy.IMAGE_CACHED, a.reason);
     assertTrue(a.millis < 3000, "released by the pod change, not by the end of the poll: " + a);
     assertEquals(0.0, registry.get("warmstart.gate.waiters").tag("kind", "model").gauge().value());
+  }
+
+  @Test
+  void prePullOfTheImageStartingReleasesWaitingDownloadAtOnce() throws Exception {
+    Pod c = cache("c", NODE, IMAGE);
+    pods.put(c).put(serving("p", NODE, IMAGE, true));
+    CompletableFuture<Answer> p = ask(server, "p", GateKind.MODEL, LONG_POLL);
+    assertPending(p);
+
+    pods.put(withContainer(cacheInitDone(c), "c0", waiting("ContainerCreating")));
+    Answer a = p.get(3, TimeUnit.SECONDS);
+    assertEquals("go", a.decision, a.toString());
+    assertEquals(GatePolicy.IMAGE_PULLING, a.reason);
+    assertTrue(a.millis < 3000, "released by the pod change, not by the end of the poll: " + a);
   }
 
   @Test
