@@ -403,44 +403,14 @@ log "resolving s3proxy's classpath"
 mvn -B -q -f "$ROOT/bench/s3proxy/pom.xml" dependency:build-classpath \
     -Dmdep.includeScope=runtime -Dmdep.outputFile="$WORK/s3proxy.classpath" >"$WORK/logs/mvn.log" 2>&1 \
     || { cat "$WORK/logs/mvn.log" >&2; die "could not resolve s3proxy"; }
-# Written straight into s3proxy's filesystem-nio2 layout with the MD5 in the xattr it reads for
-# the ETag, as bench/fetch.sh does. Shards as a safetensors checkpoint has them: one per 4 GB of
-# the unscaled model (Qwen3-8B: 5), random bytes (weights do not compress).
+# Written straight into s3proxy's filesystem-nio2 layout by bench/lib/write-model.py, as bench/fetch.sh
+# does. Shards as a safetensors checkpoint has them: one per 4 GB of the unscaled model (Qwen3-8B: 5).
 for c in "${CASE_LIST[@]}"; do
     [[ ${MODEL_BYTES[$c]} -gt 0 ]] || continue
     mkdir -p "$WORK/blobs/$BUCKET/$c"
     shards=$(awk -v gb="$(ref_field "$c" 2)" 'BEGIN {n = int(gb / 4); if (n * 4 < gb) n++; print n}')
-    python3 - "$WORK/blobs/$BUCKET/$c" "$shards" "${MODEL_BYTES[$c]}" "$WORK/model-$c.md5" <<'PY'
-import hashlib, json, os, sys
-model, shards, total, md5file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-shard_bytes = total // shards
-names = [f"model-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1)]
-files = {
-    "config.json": json.dumps({"architectures": ["BenchForCausalLM"], "hidden_size": 4096,
-                               "num_hidden_layers": 36, "torch_dtype": "bfloat16"}, indent=2).encode(),
-    "model.safetensors.index.json": json.dumps({"metadata": {"total_size": shards * shard_bytes},
-                                                "weight_map": {f"layer.{i}": n for i, n in enumerate(names)}}).encode(),
-}
-def put(path, chunks):
-    h = hashlib.md5()
-    with open(path, "wb") as f:
-        for c in chunks:
-            f.write(c)
-            h.update(c)
-    os.setxattr(path, "user.user.content-md5", h.digest())
-    return h.hexdigest()
-def random_chunks(n, size=8 << 20):
-    while n > 0:
-        c = os.urandom(min(size, n))
-        n -= len(c)
-        yield c
-sums = {name: put(os.path.join(model, name), [data]) for name, data in files.items()}
-for name in names:
-    sums[name] = put(os.path.join(model, name), random_chunks(shard_bytes))
-with open(md5file, "w") as f:
-    for name in sorted(sums):
-        f.write(f"{sums[name]}  {name}\n")
-PY
+    python3 "$ROOT/bench/lib/write-model.py" "$WORK/blobs/$BUCKET/$c" "$shards" $((MODEL_BYTES[$c] / shards)) \
+        "$WORK/model-$c.md5"
     MODEL_BYTES[$c]=$(du -sb "$WORK/blobs/$BUCKET/$c" | cut -f1)
 done
 cat >"$WORK/s3proxy.properties" <<EOF

@@ -166,46 +166,12 @@ mvn -B -q -f "$ROOT/bench/s3proxy/pom.xml" dependency:build-classpath \
     || { cat "$WORK/logs/mvn.log" >&2; die "could not resolve s3proxy"; }
 
 # ---------------------------------------------------------------- model
-# Written straight into s3proxy's filesystem-nio2 layout (BASEDIR/bucket/key), with the MD5 in the
-# xattr that it reads for the ETag (Java's "user.content-md5" is "user.user.content-md5" on Linux),
-# so the objects look like single-part uploads: ETag = MD5, which rclone then verifies.
+# Written straight into s3proxy's filesystem-nio2 layout (BASEDIR/bucket/key) as single-part uploads
+# (ETag = MD5, which rclone then verifies): bench/lib/write-model.py.
 MODEL="$WORK/blobs/$BUCKET/$PREFIX"
 SHARD_BYTES=$((SHARD_MIB * 1024 * 1024))
 log "writing the model: $SHARDS x $SHARD_MIB MiB shards + json"
-python3 - "$MODEL" "$SHARDS" "$SHARD_BYTES" "$WORK/model.md5" <<'PY'
-import hashlib, json, os, sys
-model, shards, shard_bytes, md5file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-names = [f"model-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1)]
-files = {
-    "config.json": json.dumps({"architectures": ["BenchForCausalLM"], "hidden_size": 4096,
-                               "num_hidden_layers": 32, "torch_dtype": "bfloat16"}, indent=2).encode(),
-    "tokenizer.json": json.dumps({"version": "1.0", "model": {"type": "BPE",
-                                  "vocab": {f"t{i}": i for i in range(2000)}}}).encode(),
-    "model.safetensors.index.json": json.dumps({"metadata": {"total_size": shards * shard_bytes},
-                                                "weight_map": {f"layer.{i}": n for i, n in enumerate(names)}}).encode(),
-}
-def put(path, chunks):
-    h = hashlib.md5()
-    with open(path, "wb") as f:
-        for c in chunks:
-            f.write(c)
-            h.update(c)
-    os.setxattr(path, "user.user.content-md5", h.digest())
-    return h.hexdigest()
-def random_chunks(n, size=8 << 20):
-    while n > 0:
-        c = os.urandom(min(size, n))
-        n -= len(c)
-        yield c
-sums = {}
-for name, data in files.items():
-    sums[name] = put(os.path.join(model, name), [data])
-for name in names:
-    sums[name] = put(os.path.join(model, name), random_chunks(shard_bytes))
-with open(md5file, "w") as f:
-    for name in sorted(sums):
-        f.write(f"{sums[name]}  {name}\n")
-PY
+python3 "$ROOT/bench/lib/write-model.py" "$MODEL" "$SHARDS" "$SHARD_BYTES" "$WORK/model.md5"
 TOTAL_BYTES=0
 declare -A SIZE=()
 while read -r _ name; do

@@ -137,13 +137,6 @@ public final class EndpointModel {
 
   public static Deployment deployment(InferenceEndpoint ie, HelperSettings helpers) {
     InferenceEndpointSpec spec = ie.getSpec();
-    List<Container> init = new ArrayList<>();
-    if (helpers.gateEnabled()) {
-      init.add(helpers.gateContainer("model", spec.gateTimeout(), restricted()));
-    }
-    if (spec.getModel() != null) {
-      init.add(fetchModel(ie, helpers));
-    }
     return new DeploymentBuilder()
         .withMetadata(new ObjectMetaBuilder()
             .withName(name(ie))
@@ -171,13 +164,28 @@ public final class EndpointModel {
               .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
               .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
-              .withInitContainers(init)
+              .withInitContainers(modelInitContainers(ie, helpers))
               .withContainers(server(ie))
               .addAllToVolumes(modelVolumes(ie))
             .endSpec()
           .endTemplate()
         .endSpec()
         .build();
+  }
+
+  /**
+   * What a serving pod and a placeholder both run first: the gate (when the operator has one), then
+   * fetch-model (when there is a model).
+   */
+  private static List<Container> modelInitContainers(InferenceEndpoint ie, HelperSettings helpers) {
+    List<Container> init = new ArrayList<>();
+    if (helpers.gateEnabled()) {
+      init.add(helpers.gateContainer("model", ie.getSpec().gateTimeout(), restricted()));
+    }
+    if (ie.getSpec().getModel() != null) {
+      init.add(fetchModel(ie, helpers));
+    }
+    return init;
   }
 
   private static Map<String, String> podAnnotations(InferenceEndpoint ie) {
@@ -198,12 +206,7 @@ public final class EndpointModel {
     InferenceEndpointSpec spec = ie.getSpec();
     List<Container> init = new ArrayList<>();
     init.add(helpers.installPauseContainer(restricted()));
-    if (helpers.gateEnabled()) {
-      init.add(helpers.gateContainer("model", spec.gateTimeout(), restricted()));
-    }
-    if (spec.getModel() != null) {
-      init.add(fetchModel(ie, helpers));
-    }
+    init.addAll(modelInitContainers(ie, helpers));
     Container placeholder = new ContainerBuilder()
         .withName(Labels.CONTAINER_PLACEHOLDER)
         .withImage(spec.getImage())
