@@ -55,6 +55,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib/shaped-link.sh
 source "$ROOT/bench/lib/shaped-link.sh"
+# shellcheck source=bench/lib/s3proxy.sh
+source "$ROOT/bench/lib/s3proxy.sh"
 
 SCALE=200
 LINK_MBIT=320
@@ -413,19 +415,7 @@ for c in "${CASE_LIST[@]}"; do
         "$WORK/model-$c.md5"
     MODEL_BYTES[$c]=$(du -sb "$WORK/blobs/$BUCKET/$c" | cut -f1)
 done
-cat >"$WORK/s3proxy.properties" <<EOF
-s3proxy.endpoint=$S3_ENDPOINT
-s3proxy.authorization=aws-v2-or-v4
-s3proxy.identity=$ACCESS_KEY
-s3proxy.credential=$SECRET_KEY
-jclouds.provider=filesystem-nio2
-jclouds.identity=$ACCESS_KEY
-jclouds.credential=$SECRET_KEY
-jclouds.filesystem.basedir=$WORK/blobs
-EOF
-java -Xmx1g -Dlogback.configurationFile="$ROOT/bench/s3proxy/logback.xml" -cp "$(cat "$WORK/s3proxy.classpath")" \
-    org.gaul.s3proxy.Main --properties "$WORK/s3proxy.properties" >"$WORK/logs/s3proxy.log" 2>&1 &
-S3PROXY_PID=$!
+s3proxy_start "$WORK" "$ROOT" "$S3_ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY"
 CURL_S3=(curl -sS --aws-sigv4 aws:amz:us-east-1:s3 --user "$ACCESS_KEY:$SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
 for ((i = 0; ; i++)); do
     kill -0 "$S3PROXY_PID" 2>/dev/null || { cat "$WORK/logs/s3proxy.log" >&2; die "s3proxy exited"; }

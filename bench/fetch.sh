@@ -21,6 +21,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib/shaped-link.sh
 source "$ROOT/bench/lib/shaped-link.sh"
+# shellcheck source=bench/lib/s3proxy.sh
+source "$ROOT/bench/lib/s3proxy.sh"
 
 LINK_MBIT=800   # aggregate link rate; 4 GiB at 800 Mbit/s takes ~43 s
 CONN_MBIT=""    # per-connection cap; default LINK_MBIT / 8
@@ -209,19 +211,7 @@ leaves_used() {
 }
 
 # ---------------------------------------------------------------- s3proxy
-cat >"$WORK/s3proxy.properties" <<EOF
-s3proxy.endpoint=$ENDPOINT
-s3proxy.authorization=aws-v2-or-v4
-s3proxy.identity=$ACCESS_KEY
-s3proxy.credential=$SECRET_KEY
-jclouds.provider=filesystem-nio2
-jclouds.identity=$ACCESS_KEY
-jclouds.credential=$SECRET_KEY
-jclouds.filesystem.basedir=$WORK/blobs
-EOF
-java -Xmx1g -Dlogback.configurationFile="$ROOT/bench/s3proxy/logback.xml" -cp "$(cat "$WORK/s3proxy.classpath")" \
-    org.gaul.s3proxy.Main --properties "$WORK/s3proxy.properties" >"$WORK/logs/s3proxy.log" 2>&1 &
-S3PROXY_PID=$!
+s3proxy_start "$WORK" "$ROOT" "$ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY"
 
 CURL_S3=(curl -sS --aws-sigv4 aws:amz:us-east-1:s3 --user "$ACCESS_KEY:$SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
 for ((i = 0; ; i++)); do

@@ -218,8 +218,7 @@ public final class EndpointModel {
           .withReadOnly(true).endVolumeMount()
         .build();
     List<Volume> volumes = new ArrayList<>(spec.getModel() == null ? List.of() : modelVolumes(ie));
-    volumes.add(new VolumeBuilder().withName(HelperSettings.PAUSE_VOLUME)
-        .withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir().build());
+    volumes.add(HelperSettings.pauseVolume());
     return new DeploymentBuilder()
         .withMetadata(new ObjectMetaBuilder()
             .withName(warmPoolName(ie))

@@ -127,10 +127,7 @@ public final class CacheDaemonSetModel {
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
               .withInitContainers(init)
               .withContainers(containers)
-              .addNewVolume()
-                .withName(HelperSettings.PAUSE_VOLUME)
-                .withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir()
-              .endVolume()
+              .addToVolumes(HelperSettings.pauseVolume())
             .endSpec()
           .endTemplate()
         .endSpec();

@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
 
 /**
  * How the pods the operator creates reach its in-pod helpers.
@@ -55,6 +57,12 @@ public record HelperSettings(String image, String gateUrl) {
             .build())
         .withSecurityContext(securityContext)
         .addNewVolumeMount().withName(PAUSE_VOLUME).withMountPath(PAUSE_DIR).endVolumeMount()
+        .build();
+  }
+
+  /** The emptyDir that {@link #installPauseContainer} fills: the pause binary needs a few hundred bytes. */
+  public static Volume pauseVolume() {
+    return new VolumeBuilder().withName(PAUSE_VOLUME).withNewEmptyDir().withSizeLimit(new Quantity("1Mi")).endEmptyDir()
         .build();
   }
 
