@@ -47,7 +47,14 @@ public final class GateCommand implements Callable<Integer> {
    * counts as lost: it holds a pod it does not know yet for a few seconds (its informer may lag).
    */
   private static final Duration ANSWER_SLACK = Duration.ofSeconds(10);
-  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * Made on first use, not when the class initializes: picocli instantiates every subcommand on each
+   * start, and fetch-model, whose start-up is on every cold start's path, has no use for this one.
+   */
+  private static final class Json {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+  }
 
   @Spec
   CommandSpec spec;
@@ -225,9 +232,9 @@ public final class GateCommand implements Callable<Integer> {
 
   private static JsonNode parse(String body) {
     try {
-      return JSON.readTree(body == null || body.isBlank() ? "{}" : body);
+      return Json.MAPPER.readTree(body == null || body.isBlank() ? "{}" : body);
     } catch (IOException e) {
-      return JSON.createObjectNode();
+      return Json.MAPPER.createObjectNode();
     }
   }
 

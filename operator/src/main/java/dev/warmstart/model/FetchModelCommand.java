@@ -18,7 +18,6 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.warmstart.model.cache.CacheKey;
 import dev.warmstart.model.cache.ModelCache;
@@ -216,7 +215,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             HttpResponse<String> r = (httpClient != null ? httpClient : Http.defaultClient()).send(
                     HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
                     HttpResponse.BodyHandlers.ofString());
-            JsonNode json = r.statusCode() == 200 ? new ObjectMapper().readTree(r.body()) : null;
+            JsonNode json = r.statusCode() == 200 ? Json.MAPPER.readTree(r.body()) : null;
             if (json == null || !json.path("uids").isArray()) {
                 log.info("node cache: %s answered HTTP %d without a pod list; the directories of pods that are gone"
                         + " stay for now", url, r.statusCode());
@@ -306,7 +305,7 @@ public final class FetchModelCommand implements Callable<Integer> {
         if (!r.hit()) {
             return json;
         }
-        ObjectNode summary = (ObjectNode) new ObjectMapper().readTree(json);
+        ObjectNode summary = (ObjectNode) Json.MAPPER.readTree(json);
         summary.put("cacheHit", true);
         return summary.toString();
     }

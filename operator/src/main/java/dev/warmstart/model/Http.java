@@ -1,7 +1,6 @@
 package dev.warmstart.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +29,6 @@ final class Http {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     /** Until the response headers arrive; a stalled body is the {@link Downloader}'s to detect. */
     private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(60);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient client;
 
@@ -135,7 +133,7 @@ final class Http {
         String text = new String(bytes, StandardCharsets.UTF_8).strip();
         if (text.startsWith("{")) {
             try {
-                JsonNode error = JSON.readTree(text).get("error");
+                JsonNode error = Json.MAPPER.readTree(text).get("error");
                 if (error != null && error.isTextual()) {
                     text = error.asText();
                 }

@@ -1,7 +1,6 @@
 package dev.warmstart.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +24,6 @@ final class HubSource implements ModelSource {
 
     private static final Pattern REPO_PART = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String repo;
     private final String revision;
@@ -81,7 +79,7 @@ final class HubSource implements ModelSource {
             throw failure(response, null);
         }
         try (InputStream in = response.body()) {
-            info = JSON.readTree(in);
+            info = Json.MAPPER.readTree(in);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new FetchException(displayUri() + ": the Hub's file listing is not valid JSON: "
                     + e.getOriginalMessage(), true);

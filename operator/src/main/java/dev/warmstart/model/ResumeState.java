@@ -1,7 +1,6 @@
 package dev.warmstart.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -24,7 +23,6 @@ import java.util.Objects;
  * claims a part that a power loss could have taken back.
  */
 final class ResumeState {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final int FORMAT = 1;
 
     private final Path path;
@@ -59,7 +57,7 @@ final class ResumeState {
     static ResumeState load(Path temp, long partSize) {
         Path path = pathFor(temp);
         try {
-            JsonNode n = JSON.readTree(Files.readAllBytes(path));
+            JsonNode n = Json.MAPPER.readTree(Files.readAllBytes(path));
             if (n.path("format").asInt() != FORMAT || n.path("partSize").asLong() != partSize) {
                 return null;
             }
@@ -131,14 +129,14 @@ final class ResumeState {
             snapshot = (BitSet) done.clone();
         }
         data.force(false);
-        ObjectNode n = JSON.createObjectNode()
+        ObjectNode n = Json.MAPPER.createObjectNode()
                 .put("format", FORMAT)
                 .put("size", size)
                 .put("partSize", partSize)
                 .put("identity", identity)
                 .put("done", Base64.getEncoder().encodeToString(snapshot.toByteArray()));
         Path next = path.resolveSibling(path.getFileName() + ".new");
-        Files.write(next, JSON.writeValueAsBytes(n));
+        Files.write(next, Json.MAPPER.writeValueAsBytes(n));
         Files.move(next, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         synchronized (this) {
             recorded.or(snapshot);

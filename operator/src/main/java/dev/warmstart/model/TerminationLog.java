@@ -1,7 +1,6 @@
 package dev.warmstart.model;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -21,13 +20,12 @@ final class TerminationLog {
     /** The kubelet keeps at most this many bytes of a termination message. */
     static final int LIMIT = 4096;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private TerminationLog() {
     }
 
     static String success(long bytes, Duration elapsed, int files, String source) {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("bytes", bytes);
         n.put("seconds", BigDecimal.valueOf(elapsed.toNanos(), 9).setScale(3, RoundingMode.HALF_UP));
         n.put("files", files);
@@ -39,7 +37,7 @@ final class TerminationLog {
     static String failure(String message) {
         String m = message == null || message.isBlank() ? "unknown error" : message;
         for (int max = 3500; ; max /= 2) {
-            ObjectNode n = JSON.createObjectNode();
+            ObjectNode n = Json.MAPPER.createObjectNode();
             n.put("error", cut(m, max));
             String s = write(n);
             if (s.getBytes(StandardCharsets.UTF_8).length < LIMIT) {
@@ -62,7 +60,7 @@ final class TerminationLog {
 
     private static String write(ObjectNode n) {
         try {
-            return JSON.writeValueAsString(n);
+            return Json.MAPPER.writeValueAsString(n);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

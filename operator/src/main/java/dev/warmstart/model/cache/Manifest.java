@@ -1,9 +1,9 @@
 package dev.warmstart.model.cache;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.warmstart.model.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -27,7 +27,6 @@ import java.util.List;
 record Manifest(String key, String source, Instant completedAt, long bytes, List<FileEntry> files) {
     static final String NAME = "manifest.json";
     private static final int FORMAT = 1;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     record FileEntry(String path, long size) {
     }
@@ -51,7 +50,7 @@ record Manifest(String key, String source, Instant completedAt, long bytes, List
         }
         JsonNode n;
         try {
-            n = JSON.readTree(bytes);
+            n = Json.MAPPER.readTree(bytes);
         } catch (IOException e) {
             throw new CorruptException("manifest is not valid JSON");
         }
@@ -82,7 +81,7 @@ record Manifest(String key, String source, Instant completedAt, long bytes, List
 
     /** Writes this manifest into {@code entry} durably (temporary file, fsync, rename, fsync of the directory). */
     void write(Path entry) throws IOException {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("format", FORMAT);
         n.put("key", key);
         n.put("source", source);
@@ -96,7 +95,7 @@ record Manifest(String key, String source, Instant completedAt, long bytes, List
         Path temp = entry.resolve("." + NAME + ".tmp");
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
-            ByteBuffer buffer = ByteBuffer.wrap(JSON.writeValueAsBytes(n));
+            ByteBuffer buffer = ByteBuffer.wrap(Json.MAPPER.writeValueAsBytes(n));
             while (buffer.hasRemaining()) {
                 ch.write(buffer);
             }
