@@ -40,9 +40,11 @@ final class Downloader {
      * @param stallTimeout     abort a transfer that receives no byte for this long
      * @param concurrency      requests in flight at once, across all files
      * @param partSize         bytes per ranged request
+     * @param shareTail        whether slots that run out of queued parts take over shares of the parts still in
+     *                         flight (see {@link RangedDownload}); off only where a test counts requests per part
      */
     record Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
-            long partSize) {
+            long partSize, boolean shareTail) {
         /** {@link #concurrency} that means: as many as fill the link, found by a {@link ConcurrencyProbe}. */
         static final int AUTO = 0;
         /**
@@ -63,20 +65,29 @@ final class Downloader {
             this(attempts, backoff, progressInterval, stallTimeout, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE);
         }
 
+        Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
+                long partSize) {
+            this(attempts, backoff, progressInterval, stallTimeout, concurrency, partSize, true);
+        }
+
         static Settings defaults() {
             return new Settings(5, Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(60));
         }
 
         Settings withConcurrency(int n) {
-            return new Settings(attempts, backoff, progressInterval, stallTimeout, n, partSize);
+            return new Settings(attempts, backoff, progressInterval, stallTimeout, n, partSize, shareTail);
         }
 
         Settings withProgressInterval(Duration interval) {
-            return new Settings(attempts, backoff, interval, stallTimeout, concurrency, partSize);
+            return new Settings(attempts, backoff, interval, stallTimeout, concurrency, partSize, shareTail);
         }
 
         Settings withPartSize(long bytes) {
-            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, bytes);
+            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, bytes, shareTail);
+        }
+
+        Settings withoutTailSharing() {
+            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, partSize, false);
         }
     }
 
@@ -125,7 +136,7 @@ final class Downloader {
         ExecutorService coordinators = Executors.newFixedThreadPool(Math.min(files.size(), maxSlots),
                 TransferPool.threads("fetch-model-file"));
         try (TransferPool pool = new TransferPool(maxSlots, settings.stallTimeout(), timer,
-                auto ? ConcurrencyProbe.upTo(maxSlots) : null, progress::transferred)) {
+                auto ? ConcurrencyProbe.upTo(maxSlots) : null, progress::transferred, settings.shareTail())) {
             Retries retries = new Retries(settings, log, pool::aborted);
             List<Future<?>> running = new ArrayList<>();
             for (int i = 0; i < files.size(); i++) {

@@ -163,6 +163,7 @@ public final class FetchModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        StartUp.warmInBackground();
         PrintWriter out = spec.commandLine().getOut();
         Log log = new Log(out);
         Path termination = terminationLog;

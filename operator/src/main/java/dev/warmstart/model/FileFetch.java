@@ -165,14 +165,9 @@ final class FileFetch {
         }
         // From here the download is the coordinator's (it abandons it on failure); the first part's outcome
         // reaches it through the part's future.
-        CompletableFuture<Void> firstDone = download.runningElsewhere(first);
+        download.runningElsewhere(first);
         early.complete(parts);
-        try {
-            download.fetchPart(first);
-            firstDone.complete(null);
-        } catch (IOException | RuntimeException e) {
-            firstDone.completeExceptionally(e);
-        }
+        download.fetchPart(first);
         return parts;
     }
 

@@ -24,9 +24,13 @@ record PartPlan(long size, long partSize) {
         return Math.min(partSize, size - offset(part));
     }
 
-    /** "bytes 16777216-33554431 (part 2 of 5)", for messages. */
+    /** "bytes 16777216-33554431, part 2 of 5", for messages. */
     String describe(int part) {
-        return "bytes " + offset(part) + "-" + (offset(part) + length(part) - 1) + ", part " + (part + 1) + " of "
-                + count();
+        return describe(part, offset(part), offset(part) + length(part));
+    }
+
+    /** The same for the bytes from {@code start} up to {@code end} (exclusive) of a part. */
+    String describe(int part, long start, long end) {
+        return "bytes " + start + "-" + (end - 1) + ", part " + (part + 1) + " of " + count();
     }
 }

@@ -26,23 +26,21 @@ final class TransferPool implements Closeable {
     private final ThreadPoolExecutor slots;
     private final Duration stallTimeout;
     private final Set<Watch> inFlight = ConcurrentHashMap.newKeySet();
+    private final Set<Shareable> offered = ConcurrentHashMap.newKeySet();
+    private final boolean sharing;
     private final AtomicReference<IOException> failure = new AtomicReference<>();
-
-    /** A pool of exactly {@code concurrency} slots. */
-    TransferPool(int concurrency, Duration stallTimeout, ScheduledExecutorService timer) {
-        this(concurrency, stallTimeout, timer, null, null);
-    }
 
     /**
      * A pool whose number of slots follows {@code probe}, fed every 250 ms with {@code transferred} (bytes so
-     * far); with a null probe, {@code concurrency} slots.
+     * far); with a null probe, {@code concurrency} slots. {@code sharing}: whether {@link #offer} takes offers.
      */
     TransferPool(int concurrency, Duration stallTimeout, ScheduledExecutorService timer, ConcurrencyProbe probe,
-            LongSupplier transferred) {
+            LongSupplier transferred, boolean sharing) {
         int slotCount = probe != null ? probe.level() : concurrency;
         this.slots = new ThreadPoolExecutor(slotCount, slotCount, 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), threads("fetch-model-transfer"));
         this.stallTimeout = stallTimeout;
+        this.sharing = sharing;
         long every = Math.max(50, Math.min(1000, stallTimeout.toMillis() / 4));
         timer.scheduleWithFixedDelay(this::checkStalls, every, every, TimeUnit.MILLISECONDS);
         if (probe != null && !probe.settled()) {
@@ -76,7 +74,11 @@ final class TransferPool implements Closeable {
         };
     }
 
-    /** Runs {@code task} in a free slot; once the run has failed, queued tasks fail with {@link Aborted}. */
+    /**
+     * Runs {@code task} in a free slot; once the run has failed, queued tasks fail with {@link Aborted}. When
+     * the task is done and nothing else is queued, the slot goes on with a share of a transfer in flight
+     * ({@link #shareOut}).
+     */
     <T> CompletableFuture<T> submit(Downloader.IoCall<T> task) {
         CompletableFuture<T> result = new CompletableFuture<>();
         slots.execute(() -> {
@@ -86,8 +88,73 @@ final class TransferPool implements Closeable {
             } catch (Throwable e) {
                 result.completeExceptionally(e);
             }
+            shareOut();
         });
         return result;
+    }
+
+    /**
+     * A transfer in flight whose remaining bytes another slot can take over (a part's byte range, see
+     * {@link RangedDownload}).
+     */
+    interface Shareable {
+        /** Bytes still to come. */
+        long remaining();
+
+        /** Hands the upper part of what is left to a new transfer, returned to run; null when too little is left. */
+        Runnable split();
+    }
+
+    /** A transfer's offer to share; closing it withdraws the offer. */
+    interface Offer extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Offers {@code transfer}'s remaining bytes to slots that run out of queued work, until the offer is closed;
+     * a slot idle now looks at it at once.
+     */
+    Offer offer(Shareable transfer) {
+        if (!sharing) {
+            return () -> { };
+        }
+        offered.add(transfer);
+        if (slots.getQueue().isEmpty() && slots.getActiveCount() < slots.getMaximumPoolSize()) {
+            shareWhenIdle();
+        }
+        return () -> offered.remove(transfer);
+    }
+
+    /** Has a slot look for a share once it has nothing else to do: for transfers that just became shareable. */
+    void shareWhenIdle() {
+        if (sharing) {
+            slots.execute(this::shareOut);
+        }
+    }
+
+    /**
+     * In a slot with nothing queued: takes over half of what the transfer with the most left still has to
+     * come, and again while nothing is queued. At the end of a download the slots then finish together
+     * rather than leave the link to the last few capped connections.
+     */
+    private void shareOut() {
+        while (!aborted() && slots.getQueue().isEmpty()) {
+            Shareable largest = null;
+            long most = 0;
+            for (Shareable s : offered) {
+                long r = s.remaining();
+                if (r > most) {
+                    most = r;
+                    largest = s;
+                }
+            }
+            Runnable share = largest == null ? null : largest.split();
+            if (share == null) {
+                return;
+            }
+            share.run();
+        }
     }
 
     /** Fails the run with {@code cause} (the first cause wins) and aborts the transfers in flight. */

@@ -316,9 +316,9 @@ class HubSourceTest {
         assertEquals(1, requests.stream().filter(r -> r.contains("/resolve/" + COMMIT + "/model.safetensors")).count(),
                 "the Hub resolves the file once: " + requests);
         assertTrue(requests.contains("/org/model/resolve/" + COMMIT + "/model.safetensors -> Bearer " + TOKEN));
-        assertEquals(parts, requests.stream().filter(r -> r.equals("/blobs/weights -> -")).count(),
+        assertTrue(requests.stream().filter(r -> r.startsWith("/blobs/weights")).allMatch(r -> r.equals("/blobs/weights -> -")),
                 "every part from the CDN, none with the token: " + requests);
-        assertEquals(parts, weights.total());
+        assertEquals(parts, weights.partRequests(256 * 1024));
         assertFalse(weights.requests.containsKey("whole"));
     }
 

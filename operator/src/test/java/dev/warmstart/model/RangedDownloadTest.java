@@ -62,6 +62,12 @@ class RangedDownloadTest {
         /** Parts served before every further open fails for good (-1: never). */
         volatile int failAfter = -1;
         final AtomicInteger served = new AtomicInteger();
+        /** Bodies opened at this offset come a chunk at a time, each after a pause (-1: none does). */
+        volatile long slowOffset = -1;
+        volatile int slowChunk;
+        volatile long slowPauseMillis;
+        /** Every open at an offset that is not a part's fails for good (a share of a split part). */
+        volatile boolean failShares;
 
         RangedSource file(String path, byte[] bytes) {
             listing.add(new RemoteFile(path, bytes.length, null, path));
@@ -139,6 +145,9 @@ class RangedDownloadTest {
             if (failAfter >= 0 && served.get() >= failAfter) {
                 throw FetchException.fatal("access denied (test)");
             }
+            if (failShares && off % PART != 0) {
+                throw new IOException("reset (test: a share)");
+            }
             List<Object> answers = script.getOrDefault(path + "@" + off, new ArrayList<>());
             Object answer = answers.isEmpty() ? null : answers.remove(0);
             if (answer instanceof IOException e) {
@@ -158,6 +167,10 @@ class RangedDownloadTest {
                     }
                     if (delayMillis > 0 && pos == 0) {
                         sleep(delayMillis);
+                    }
+                    if (off == slowOffset) {
+                        sleep(slowPauseMillis);
+                        return super.read(b, o, Math.min(l, slowChunk));
                     }
                     return super.read(b, o, l);
                 }
@@ -194,10 +207,18 @@ class RangedDownloadTest {
         }
     }
 
+    /** Without sharing the last parts: these tests count requests per part (the sharing tests use {@link #sharing}). */
     private Downloader downloader(int concurrency) {
-        return new Downloader(dir, new Log(new PrintWriter(log, true)),
-                new Downloader.Settings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10),
-                        concurrency, PART));
+        return new Downloader(dir, new Log(new PrintWriter(log, true)), settings(concurrency).withoutTailSharing());
+    }
+
+    private Downloader sharing(int concurrency) {
+        return new Downloader(dir, new Log(new PrintWriter(log, true)), settings(concurrency));
+    }
+
+    private static Downloader.Settings settings(int concurrency) {
+        return new Downloader.Settings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10),
+                concurrency, PART);
     }
 
     private static int parts(byte[] b) {
@@ -238,6 +259,56 @@ class RangedDownloadTest {
 
         assertFiles(Map.of("a.bin", a), dir);
         assertEquals(1, source.opens("a.bin", 0), "the first part was not retried: others came while it was held");
+    }
+
+    @Test
+    void whatThePartsInFlightHaveLeftIsSharedWithSlotsThatRunOutOfWork() throws IOException {
+        // Part 0 trickles in. Part 1 is done at once, and its slot, with nothing queued, takes over the upper
+        // half of what part 0 has left: the end of a download is not left to the slowest connection.
+        byte[] a = randomBytes(2 * PART, 31);
+        RangedSource source = new RangedSource().file("a.bin", a);
+        source.checksums.put("a.bin", List.of(crc32c(a)));
+        source.slowOffset = 0;
+        source.slowChunk = 1024;
+        source.slowPauseMillis = 3;
+
+        Downloader.Result result = sharing(2).fetch(source);
+
+        assertFiles(Map.of("a.bin", a), dir);
+        Set<Long> offsets = source.offsetsOpened("a.bin");
+        assertTrue(offsets.stream().anyMatch(o -> o > 0 && o < PART), "part 0 shared from an offset inside it: " + offsets);
+        assertEquals(1, source.opens("a.bin", 0), "part 0 itself was not fetched again");
+        assertEquals(1, source.opens("a.bin", PART));
+        assertEquals(a.length, result.bytes(), "no byte counted twice");
+        assertNoTempFiles(dir);
+    }
+
+    @Test
+    void aPartIsDoneOnlyWhenEveryShareOfItIs() throws IOException {
+        byte[] a = randomBytes(2 * PART, 32);
+        RangedSource source = new RangedSource().file("a.bin", a);
+        source.checksums.put("a.bin", List.of(crc32c(a)));
+        source.slowOffset = 0;
+        source.slowChunk = 1024;
+        source.slowPauseMillis = 3;
+        source.failShares = true;
+
+        FetchException e = assertThrows(FetchException.class, () -> sharing(2).fetch(source));
+
+        assertTrue(e.getMessage().contains(", part 1 of 2) failed 3 times; last error: reset (test: a share)"),
+                e.getMessage());
+        assertFalse(Files.exists(dir.resolve("a.bin")));
+
+        // The next run: part 1 is on disk, part 0 is not (its lower share may have arrived, its upper did not).
+        source.opens.clear();
+        source.failShares = false;
+        source.slowOffset = -1;
+        Downloader.Result second = sharing(2).fetch(source);
+
+        assertFiles(Map.of("a.bin", a), dir);
+        assertEquals(Set.of(0L), source.offsetsOpened("a.bin"));
+        assertEquals(PART, second.bytes());
+        assertNoTempFiles(dir);
     }
 
     @Test

@@ -63,6 +63,16 @@ final class RangedHandler implements HttpHandler {
         return requests.values().stream().mapToInt(AtomicInteger::get).sum();
     }
 
+    /**
+     * Requests for ranges that start where a part starts: one per part fetched, whatever shares of the last
+     * parts in flight other slots took over (those start inside a part).
+     */
+    int partRequests(long partSize) {
+        return requests.entrySet().stream().filter(e -> !e.getKey().equals("whole")
+                && Long.parseLong(e.getKey().substring(0, e.getKey().indexOf('-'))) % partSize == 0)
+                .mapToInt(e -> e.getValue().get()).sum();
+    }
+
     int count(long first, long last) {
         AtomicInteger n = requests.get(first + "-" + last);
         return n == null ? 0 : n.get();
