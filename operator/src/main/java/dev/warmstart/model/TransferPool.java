@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -20,7 +21,9 @@ import java.util.function.LongSupplier;
  * runs on one of the slots' threads, so that many at once are in flight and never more: a fixed number, or
  * as many as a {@link ConcurrencyProbe} finds worth it. Also
  * watches the transfers in flight: one that receives nothing for the stall timeout is aborted (its stream
- * closed, so that its reader fails and retries), and the first failure of the run aborts them all.
+ * closed, so that its reader fails and retries), and the first failure of the run aborts them all. A slot
+ * that runs out of queued work takes over a share of the transfer in flight with the most left
+ * ({@link #shareOut}).
  */
 final class TransferPool implements Closeable {
     private final ThreadPoolExecutor slots;
@@ -128,8 +131,12 @@ final class TransferPool implements Closeable {
 
     /** Has a slot look for a share once it has nothing else to do: for transfers that just became shareable. */
     void shareWhenIdle() {
-        if (sharing) {
-            slots.execute(this::shareOut);
+        if (sharing && !aborted()) {
+            try {
+                slots.execute(this::shareOut);
+            } catch (RejectedExecutionException e) {
+                // the pool is closing: nothing left to share
+            }
         }
     }
 
