@@ -342,14 +342,7 @@ done
 # ---------------------------------------------------------------- the link
 log "link: $LINK_MBIT Mbit/s ($CONN_MBIT Mbit/s per connection when capped), namespace $NETNS ($HOST_IP <-> $NODE_IP)"
 NETNS_CREATED=1
-ip netns add "$NETNS"
-ip link add "$VETH_HOST" type veth peer name "$VETH_NODE"
-ip link set "$VETH_NODE" netns "$NETNS"
-ip addr add "$HOST_IP/30" dev "$VETH_HOST"
-ip link set "$VETH_HOST" up
-ip -n "$NETNS" addr add "$NODE_IP/30" dev "$VETH_NODE"
-ip -n "$NETNS" link set "$VETH_NODE" up
-ip -n "$NETNS" link set lo up
+shaped_link_netns "$NETNS" "$VETH_HOST" "$VETH_NODE" "$HOST_IP" "$NODE_IP"
 shaped_link_tc "$VETH_HOST" "$LINK_MBIT" "$LINK_MBIT" >"$WORK/logs/tc.batch"
 tc -batch "$WORK/logs/tc.batch"
 set_regime() {

@@ -193,14 +193,7 @@ ip -o addr show | grep -q ' 10\.213\.77\.' && die "10.213.77.0/30 is in use on t
 
 log "link: $LINK_MBIT Mbit/s, $CONN_MBIT Mbit/s per connection, namespace $NETNS ($HOST_IP <-> $NODE_IP)"
 NETNS_CREATED=1
-ip netns add "$NETNS"
-ip link add "$VETH_HOST" type veth peer name "$VETH_NODE"
-ip link set "$VETH_NODE" netns "$NETNS"
-ip addr add "$HOST_IP/30" dev "$VETH_HOST"
-ip link set "$VETH_HOST" up
-ip -n "$NETNS" addr add "$NODE_IP/30" dev "$VETH_NODE"
-ip -n "$NETNS" link set "$VETH_NODE" up
-ip -n "$NETNS" link set lo up
+shaped_link_netns "$NETNS" "$VETH_HOST" "$VETH_NODE" "$HOST_IP" "$NODE_IP"
 
 # htb: the link, and 256 per-connection leaves chosen by a hash of the client port (bench/lib/shaped-link.sh).
 shaped_link_tc "$VETH_HOST" "$LINK_MBIT" "$CONN_MBIT" >"$WORK/tc.batch"

@@ -9,6 +9,20 @@
 #                  CONN_MBIT -- the way an object store or a registry caps each connection below a
 #                  node's NIC. With CONN_MBIT = LINK_MBIT nothing is capped per connection.
 
+# shaped_link_netns NETNS VETH_HOST VETH_NODE HOST_IP NODE_IP: the namespace, joined to the host by a
+# veth pair in a private /30 (the caller deletes VETH_HOST, which takes its peer, and NETNS at exit).
+shaped_link_netns() {
+    local netns=$1 veth_host=$2 veth_node=$3 host_ip=$4 node_ip=$5
+    ip netns add "$netns"
+    ip link add "$veth_host" type veth peer name "$veth_node"
+    ip link set "$veth_node" netns "$netns"
+    ip addr add "$host_ip/30" dev "$veth_host"
+    ip link set "$veth_host" up
+    ip -n "$netns" addr add "$node_ip/30" dev "$veth_node"
+    ip -n "$netns" link set "$veth_node" up
+    ip -n "$netns" link set lo up
+}
+
 # shaped_link_tc DEV LINK_MBIT CONN_MBIT: the tc batch that sets the link up.
 shaped_link_tc() {
     local dev=$1 link_mbit=$2 conn_mbit=$3 leaf_kbit i

@@ -266,11 +266,7 @@ class RangedDownloadTest {
         // Part 0 trickles in. Part 1 is done at once, and its slot, with nothing queued, takes over the upper
         // half of what part 0 has left: the end of a download is not left to the slowest connection.
         byte[] a = randomBytes(2 * PART, 31);
-        RangedSource source = new RangedSource().file("a.bin", a);
-        source.checksums.put("a.bin", List.of(crc32c(a)));
-        source.slowOffset = 0;
-        source.slowChunk = 1024;
-        source.slowPauseMillis = 3;
+        RangedSource source = tricklingFirstPart(a);
 
         Downloader.Result result = sharing(2).fetch(source);
 
@@ -286,11 +282,7 @@ class RangedDownloadTest {
     @Test
     void aPartIsDoneOnlyWhenEveryShareOfItIs() throws IOException {
         byte[] a = randomBytes(2 * PART, 32);
-        RangedSource source = new RangedSource().file("a.bin", a);
-        source.checksums.put("a.bin", List.of(crc32c(a)));
-        source.slowOffset = 0;
-        source.slowChunk = 1024;
-        source.slowPauseMillis = 3;
+        RangedSource source = tricklingFirstPart(a);
         source.failShares = true;
 
         FetchException e = assertThrows(FetchException.class, () -> sharing(2).fetch(source));
@@ -309,6 +301,16 @@ class RangedDownloadTest {
         assertEquals(Set.of(0L), source.offsetsOpened("a.bin"));
         assertEquals(PART, second.bytes());
         assertNoTempFiles(dir);
+    }
+
+    /** "a.bin" with a CRC32C, its first part served 1 KiB at a time, 3 ms apart. */
+    private static RangedSource tricklingFirstPart(byte[] a) {
+        RangedSource source = new RangedSource().file("a.bin", a);
+        source.checksums.put("a.bin", List.of(crc32c(a)));
+        source.slowOffset = 0;
+        source.slowChunk = 1024;
+        source.slowPauseMillis = 3;
+        return source;
     }
 
     @Test
