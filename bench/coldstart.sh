@@ -610,16 +610,21 @@ scenario_prepull() { # case boot gated(0|1)
     RUN_TOTAL=$(awk -v a="$t_pull" -v b="${t_model:-0}" -v c="$b" 'BEGIN {m = a; if (b > m) m = b; if (c > m) m = c; printf "%.3f", m}')
     RUN_NOTE="pull 0-$t_pull${t_model:+ model $t_ask-$t_go-$t_model}"
 }
+# The model through the gate on a node whose image is cached, where the gate must say go at once; sets T_MODEL.
+fetch_model_image_cached() { # case
+    gate ask model
+    [[ $GATE_REPLY == GO* ]] || die "$RUN_NAME: the gate said $GATE_REPLY with the image cached"
+    fetch_model "$1" pod || die "$RUN_NAME: fetch-model failed"
+    T_MODEL=$(elapsed)
+    gate model-done
+}
 scenario_on_node() { # case boot: the image seeded before T0
     local c=$1 b=$2 t_model=$2
     gate image-cached
     sleep_until "$b"
     if [[ ${MODEL_BYTES[$c]} -gt 0 ]]; then
-        gate ask model
-        [[ $GATE_REPLY == GO* ]] || die "$RUN_NAME: the gate said $GATE_REPLY with the image cached"
-        fetch_model "$c" pod || die "$RUN_NAME: fetch-model failed"
-        t_model=$(elapsed)
-        gate model-done
+        fetch_model_image_cached "$c"
+        t_model=$T_MODEL
     fi
     RUN_TOTAL=$(awk -v a="$t_model" -v b="$b" 'BEGIN {printf "%.3f", (a > b ? a : b)}')
     RUN_NOTE="model $b-$t_model"
@@ -628,11 +633,8 @@ scenario_warm_pool() { # case: image and model seeded before T0; no bootstrap
     local c=$1 t_model=0.000
     gate image-cached
     if [[ ${MODEL_BYTES[$c]} -gt 0 ]]; then
-        gate ask model
-        [[ $GATE_REPLY == GO* ]] || die "$RUN_NAME: the gate said $GATE_REPLY with the image cached"
-        fetch_model "$c" pod || die "$RUN_NAME: fetch-model failed"
-        t_model=$(elapsed)
-        gate model-done
+        fetch_model_image_cached "$c"
+        t_model=$T_MODEL
         grep -q '"cacheHit":true' "$RUN_LOG.pod.json" || die "$RUN_NAME: fetch-model did not find the model in the node cache: $(cat "$RUN_LOG.pod.json")"
     fi
     "${CTR[@]}" images ls -q | grep -qx "${IMAGE_REF[$c]}" || die "$RUN_NAME: the image is not on the node"
