@@ -12,15 +12,31 @@
 # nvidia.com/gpu=true:NoSchedule taint, nvidia.com/gpu capacity) and cpu-0 like an m6i.xlarge;
 # templates in e2e/nodes/.
 #
-# Usage: e2e/cluster.sh up                  start (or reuse) the cluster, ensure the nodes, wait Ready
-#        e2e/cluster.sh down                delete the cluster and its state
+# Real GPU nodes (--real-nodes N, add-real-node): real kubelets with Debian's containerd beside the
+# KWOK pool, each in its own network namespace, with a registry, S3 and cluster DNS on the host; see
+# e2e/lib/real-nodes.sh. As root the cluster listens on the private host address 10.213.255.1 (on
+# lo) so that the nodes reach it, else on 127.0.0.1 (then no real nodes).
+#
+# Usage: e2e/cluster.sh up [--real-nodes N]  start (or reuse) the cluster, ensure the nodes (and N real
+#                                            GPU nodes real-0..real-<N-1>), wait Ready
+#        e2e/cluster.sh down                delete the cluster, the real nodes and all their state
 #        e2e/cluster.sh kubeconfig          print the kubeconfig path
 #        e2e/cluster.sh kubectl ARGS...     run the cached kubectl against the cluster
-#        e2e/cluster.sh add-gpu-node NAME...  add more GPU nodes like gpu-0, wait until Ready
+#        e2e/cluster.sh add-gpu-node NAME...  add more KWOK GPU nodes like gpu-0, wait until Ready
+#        e2e/cluster.sh add-real-node       join one more real GPU node from an empty containerd root;
+#                                           prints its name
+#        e2e/cluster.sh remove-real-node NAME  stop a real node, remove its state and its Node object
+#        e2e/cluster.sh kubelet stop|start NAME  stop or restart a real node's kubelet (a node failing)
+#        e2e/cluster.sh service stop|start registry|s3  stop or restart a host service (an outage)
+#        e2e/cluster.sh shape NAME MBIT [CONN_MBIT]  shape a real node's download link (htb); 0: off
+#        e2e/cluster.sh ctr NAME ARGS...    Debian's ctr against a real node's containerd (namespace k8s.io)
+#        e2e/cluster.sh env                 print shell assignments: KUBECONFIG, REGISTRY, HELPER_IMAGE,
+#                                           SERVER_IMAGE, S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, ...
 # Progress goes to stderr; stdout carries only what was asked for.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${WARMSTART_CACHE:-$HOME/.cache/warmstart}
 CLUSTER=warmstart
 GPU_NODES=(gpu-0 gpu-1 gpu-2 gpu-3)
@@ -38,6 +54,11 @@ KUBECONFIG_FILE=$DIR/kubeconfig.yaml
 CONFIG_FILE=$CACHE/kwokctl-$CLUSTER.yaml
 LOCK_FILE=$CACHE/.cluster-$CLUSTER.lock
 STAGES_DIR=$HERE/stages
+REAL_DIR=$CACHE/clusters/$CLUSTER-real
+# shellcheck source=bench/lib/shaped-link.sh
+source "$ROOT/bench/lib/shaped-link.sh"
+# shellcheck source=e2e/lib/real-nodes.sh
+source "$HERE/lib/real-nodes.sh"
 # Component name (kwokctl's pid file / bin link) -> binary in the tools bin directory.
 declare -A COMPONENT_BINARY=(
   [etcd]=etcd
@@ -106,14 +127,40 @@ component_pid() {
 # Giving any Stage makes kwokctl drop all its default node and pod stages, so e2e/stages/ carries
 # copies of them.
 render_config() {
-  local f
+  local f address
+  address=$(cluster_address)
+  # The KWOK controller manages only the nodes annotated as fake (kwokctl passes --manage-all-nodes,
+  # which would take over the real nodes' pods and leases). The API server presents the admin
+  # certificate to kubelets, which accept only the cluster's CA, and its own certificate names the
+  # Service address pods use (10.0.0.1) and the host address nodes use.
   cat <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   bindAddress: 127.0.0.1
   kubectlBinary: $BIN/kubectl
+  kubeApiserverCertSANs: [$SERVICE_IP, $address]
+componentsPatches:
+- name: kwok-controller
+  extraArgs:
+  - {key: manage-all-nodes, value: "false", override: true}
+  - {key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake}
+- name: kube-apiserver
+  extraArgs:
+  - {key: kubelet-client-certificate, value: $DIR/pki/admin.crt}
+  - {key: kubelet-client-key, value: $DIR/pki/admin.key}
+  - {key: kubelet-preferred-address-types, value: "InternalIP,Hostname"}
 EOF
+  # With real nodes possible (root), the API server alone also listens beyond loopback (kwokctl and
+  # its kubeconfig keep 127.0.0.1) and advertises the host address, where the nodes' kubelets and
+  # kube-proxies and the pods' in-cluster clients (through the kubernetes Service) reach it. Its
+  # clients authenticate with certificates or tokens; etcd and the rest stay on loopback.
+  if [[ $address != 127.0.0.1 ]]; then
+    cat <<EOF
+  - {key: bind-address, value: 0.0.0.0, override: true}
+  - {key: advertise-address, value: $address}
+EOF
+  fi
   for f in "$STAGES_DIR"/*.yaml; do
     [[ -e $f ]] || die "no stages in $STAGES_DIR"
     printf -- '---\n# %s\n' "${f#"$HERE"/}"
@@ -158,6 +205,7 @@ delete_cluster() {
 }
 
 create_cluster() {
+  ensure_host_address
   # bindAddress has no flag or env var; kubectl is used by `kwokctl kubectl` only, still local.
   # The file doubles as the record of what the cluster was created from (see healthy).
   render_config >"$CONFIG_FILE"
@@ -207,12 +255,26 @@ require_running() {
 }
 
 cmd_up() {
-  local start=${EPOCHREALTIME//[!0-9]/} tenths
+  local start=${EPOCHREALTIME//[!0-9]/} tenths real=0
+  while (($#)); do
+    case $1 in
+      --real-nodes) real=${2:-}; shift ;;
+      --real-nodes=*) real=${1#*=} ;;
+      *) usage ;;
+    esac
+    shift
+  done
+  [[ $real =~ ^[0-9]+$ ]] || die "--real-nodes takes a number, not '$real'"
   BIN=$(bin_dir build)
+  if ((real > 0)); then require_real; fi
   take_lock
+  ensure_host_address
   if healthy; then
     log "cluster $CLUSTER is running"
   else
+    # Real nodes of an older cluster would register with a cluster that no longer exists.
+    real_down_all
+    ensure_host_address
     if [[ -e $DIR ]]; then
       log "cluster $CLUSTER is stale or unhealthy: recreating it"
       delete_cluster
@@ -225,6 +287,13 @@ cmd_up() {
   apply_nodes cpu "${CPU_NODES[@]}"
   wait_nodes_ready "${GPU_NODES[@]}" "${CPU_NODES[@]}"
   wait_default_service_account
+  if ((real > 0)); then
+    host_services_up
+    local i names=()
+    for ((i = 0; i < real; i++)); do names+=("$REAL_PREFIX$i"); done
+    log "ensuring real GPU nodes ${names[*]}"
+    for i in "${names[@]}"; do real_node_up "$i"; done
+  fi
   tenths=$(((${EPOCHREALTIME//[!0-9]/} - start) / 100000))
   log "cluster $CLUSTER ready in $((tenths / 10)).$((tenths % 10))s; kubeconfig: $KUBECONFIG_FILE"
 }
@@ -232,6 +301,10 @@ cmd_up() {
 cmd_down() {
   BIN=$(bin_dir)
   take_lock
+  if [[ -n $(real_nodes) || -d $REAL_DIR ]] || host_address_present; then
+    log "removing the real nodes and host services"
+    real_down_all
+  fi
   if [[ -e $DIR ]]; then
     log "deleting cluster $CLUSTER"
     if [[ -x $BIN/kwokctl ]]; then
@@ -254,11 +327,78 @@ cmd_add_gpu_node() {
   wait_nodes_ready "$@"
 }
 
+cmd_add_real_node() {
+  BIN=$(bin_dir)
+  require_running
+  require_real
+  take_lock
+  host_services_up
+  local name
+  name=$REAL_PREFIX$(next_real_index)
+  log "adding real GPU node $name"
+  real_node_up "$name"
+  echo "$name"
+}
+
+cmd_remove_real_node() {
+  (($# == 1)) || usage
+  BIN=$(bin_dir)
+  take_lock
+  [[ -d $(node_dir "$1") ]] || ip netns list | grep -q "^$(node_netns "$1")\b" || die "no real node $1"
+  log "removing real node $1"
+  real_node_down "$1" delete-node-object
+}
+
+cmd_kubelet() { # stop|start NAME
+  (($# == 2)) || usage
+  BIN=$(bin_dir)
+  require_running
+  local d
+  d=$(node_dir "$2")
+  [[ -f $d/kubelet.yaml ]] || die "no real node $2"
+  case $1 in
+    stop) stop_pidfile "$d/kubelet.pid" ;;
+    start) node_processes_up "$2"; kctl wait --for=condition=Ready --timeout="${READY_TIMEOUT}s" "node/$2" >/dev/null
+      advertise_gpu "$2" ;;
+    *) usage ;;
+  esac
+}
+
+cmd_service() { # stop|start registry|s3
+  (($# == 2)) || usage
+  BIN=$(bin_dir)
+  require_running
+  local pidfile
+  case $2 in
+    registry) pidfile=$(HOST_DIR)/registry.pid ;;
+    s3) pidfile=$(HOST_DIR)/s3proxy.pid ;;
+    *) usage ;;
+  esac
+  case $1 in
+    stop) stop_pidfile "$pidfile" ;;
+    start) if [[ $2 == registry ]]; then start_registry registry "$REGISTRY_PORT"; else start_s3; fi ;;
+    *) usage ;;
+  esac
+}
+
+cmd_shape() { # NAME MBIT [CONN_MBIT]
+  (($# >= 2)) || usage
+  local i dev
+  i=$(node_index "$1")
+  dev=wsr${i}h
+  ip link show "$dev" >/dev/null 2>&1 || die "no real node $1"
+  [[ $2 =~ ^[0-9]+$ && ${3:-$2} =~ ^[0-9]+$ ]] || die "rates are whole Mbit/s"
+  tc qdisc del dev "$dev" root 2>/dev/null || true
+  if (($2 > 0)); then
+    shaped_link_tc "$dev" "$2" "${3:-$2}" | tc -batch -
+  fi
+}
+
 main() {
   local cmd=${1:-}
   (($# > 0)) && shift
   case $cmd in
-    up) cmd_up ;;
+    up) cmd_up "$@" ;;
     down) cmd_down ;;
     kubeconfig)
       [[ -f $KUBECONFIG_FILE ]] || log "warning: cluster $CLUSTER is not up yet"
@@ -270,6 +410,20 @@ main() {
       exec "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"
       ;;
     add-gpu-node) cmd_add_gpu_node "$@" ;;
+    add-real-node) cmd_add_real_node ;;
+    remove-real-node) cmd_remove_real_node "$@" ;;
+    kubelet) cmd_kubelet "$@" ;;
+    service) cmd_service "$@" ;;
+    shape) cmd_shape "$@" ;;
+    ctr)
+      (($# >= 1)) || usage
+      [[ -S $(node_dir "$1")/containerd.sock ]] || die "no real node $1"
+      exec ctr --address "$(node_dir "$1")/containerd.sock" -n k8s.io "${@:2}"
+      ;;
+    env)
+      BIN=$(bin_dir)
+      print_env
+      ;;
     -h | --help | help) usage 0 ;;
     *) usage ;;
   esac

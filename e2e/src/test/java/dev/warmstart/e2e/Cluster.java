@@ -30,6 +30,15 @@ final class Cluster {
     return new KubernetesClientBuilder().build();
   }
 
+  /**
+   * The KWOK GPU pool: GPU nodes but the real ones of {@code e2e/cluster.sh up --real-nodes}, which a taint keeps
+   * the fake pool's workloads off.
+   */
+  static List<io.fabric8.kubernetes.api.model.Node> fakeGpuNodes(KubernetesClient client) {
+    return client.nodes().withLabel("nvidia.com/gpu.present", "true").withoutLabel("warmstart.dev/real-node")
+        .list().getItems();
+  }
+
   static Path repoRoot() {
     return Path.of(System.getProperty("repo.root", "..")).toAbsolutePath().normalize();
   }

@@ -73,7 +73,7 @@ class ImageCacheE2E {
   }
 
   private static Set<String> gpuNodes() {
-    return client.nodes().withLabel("nvidia.com/gpu.present", "true").list().getItems().stream()
+    return Cluster.fakeGpuNodes(client).stream()
         .map(Node::getMetadata).map(m -> m.getName()).collect(Collectors.toSet());
   }
 

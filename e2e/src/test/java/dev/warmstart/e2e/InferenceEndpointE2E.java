@@ -62,7 +62,7 @@ class InferenceEndpointE2E {
         "one GPU per node: each replica on its own GPU node");
 
     // More replicas than free GPUs: the one left Pending is reported, with the scheduler's reason.
-    int gpuNodes = client.nodes().withLabel("nvidia.com/gpu.present", "true").list().getItems().size();
+    int gpuNodes = Cluster.fakeGpuNodes(client).size();
     Cluster.kubectl("scale", "ie/" + NAME, "-n", NS, "--replicas=" + (gpuNodes + 1));
     InferenceEndpoint crowded = Cluster.await("unschedulable replica reported", InferenceEndpointE2E::endpoint,
         e -> Conditions.find(e.getStatus().getConditions(), "Ready").map(c -> "Unschedulable".equals(c.getReason()))

@@ -456,8 +456,9 @@ class EndpointModelTest {
       assertEquals("/v2/health/ready", probe.getHttpGet().getPath());
       assertEquals(new IntOrString(portName), probe.getHttpGet().getPort());
     }
-    assertTrue(server.getStartupProbe().getPeriodSeconds() * server.getStartupProbe().getFailureThreshold() >= 1200,
-        "weights of large models load for many minutes");
+    assertTrue(server.getStartupProbe().getPeriodSeconds() * server.getStartupProbe().getFailureThreshold() >= 1800,
+        "weights of large models load for many minutes: a 30-minute startup budget");
+    assertEquals(1, server.getStartupProbe().getPeriodSeconds(), "a server is seen ready within a second of answering");
 
     Service service = EndpointModel.service(ie);
     assertEquals(8080, service.getSpec().getPorts().get(0).getPort());
