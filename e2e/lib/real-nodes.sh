@@ -554,7 +554,12 @@ real_down_all() {
   return 0
 }
 
-# The shell assignments tests, benchmarks and users read (e2e/cluster.sh env).
+registry_digest() { # reference -> sha256:... of the manifest the registry serves, or nothing
+  skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$1" 2>/dev/null || true
+}
+
+# The shell assignments tests, benchmarks and users read (e2e/cluster.sh env). The digests pin what
+# was pushed last: a node keeps an image it pulled under a tag that has since moved.
 print_env() {
   cat <<EOF
 KUBECONFIG=$KUBECONFIG_FILE
@@ -568,7 +573,9 @@ PAUSE_IMAGE=$PAUSE_IMAGE
 S3_ENDPOINT=$S3_ENDPOINT
 S3_ACCESS_KEY=$S3_ACCESS_KEY
 S3_SECRET_KEY=$S3_SECRET_KEY
+HELPER_IMAGE_DIGEST=$(registry_digest "$HELPER_IMAGE")
+SERVER_IMAGE_DIGEST=$(registry_digest "$SERVER_IMAGE")
 HOST_ADDR=$HOST_ADDR
-REAL_NODES=$(real_nodes | tr '\n' ' ' | sed 's/ $//')
+REAL_NODES="$(real_nodes | tr '\n' ' ' | sed 's/ $//')"
 EOF
 }

@@ -45,7 +45,11 @@ final class RealNodes {
       for (String line : script("env").split("\n")) {
         int eq = line.indexOf('=');
         if (eq > 0) {
-          parsed.put(line.substring(0, eq), line.substring(eq + 1));
+          String value = line.substring(eq + 1);
+          if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
+            value = value.substring(1, value.length() - 1); // shell quoting of a value with spaces
+          }
+          parsed.put(line.substring(0, eq), value);
         }
       }
       if (parsed.getOrDefault("REAL_NODES", "").isBlank()) {
@@ -128,6 +132,7 @@ final class RealNodes {
         .addToStringData("AWS_SECRET_ACCESS_KEY", get("S3_SECRET_KEY"))
         .addToStringData("AWS_ENDPOINT_URL", get("S3_ENDPOINT"))
         .addToStringData("AWS_REGION", "us-east-1")
+        .addToStringData("AWS_S3_FORCE_PATH_STYLE", "true")
         .build()).serverSideApply();
   }
 
@@ -153,7 +158,7 @@ final class RealNodes {
         "--set", "watchNamespaces={" + NAMESPACE + "}",
         // The PriorityClass is cluster-wide: the suite's main release (e2e/chart.sh) has it.
         "--set", "warmPool.priorityClass.create=false",
-        "--set", "nodeSelector.warmstart\\.dev/real-node=true",
+        "--set-string", "nodeSelector.warmstart\\.dev/real-node=true",
         "--set", "tolerations[0].operator=Exists",
         "--wait", "--timeout", "4m");
     await("the chart's operator Ready on a real node", Duration.ofMinutes(3),
