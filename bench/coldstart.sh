@@ -49,6 +49,12 @@
 # P = the largest warm-pool/default over all rows, regimes and bootstraps (target: below each row's
 #     reference ratio).
 #
+# With --operator the same cases then run through the operator on real nodes of the local cluster
+# (bench/coldstart-operator.sh): a real kubelet joining at t0 from an empty containerd root behind the
+# same shaped link, the endpoint's pod timed to Ready (Kubernetes' default: the same pod as a plain
+# Deployment with the operator scaled to zero), printed beside the harness's numbers, and the last
+# line gains operator_<case>_<regime>_b<boot>=<warmstart/default>.
+#
 # Run as root: bench/coldstart.sh [--quick] [options]; --help lists them. Tools: bench/coldstart-tools.sh.
 set -euo pipefail
 
@@ -75,6 +81,7 @@ NETNS="ws-cold"
 JAR="$ROOT/operator/target/warmstart.jar"
 KEEP_LOGS=""
 QUICK=0
+OPERATOR=0
 CACHE=${WARMSTART_CACHE:-$HOME/.cache/warmstart}/bench/coldstart
 
 usage() {
@@ -95,6 +102,9 @@ Usage: $0 [--quick] [--cases LIST] [--rounds N] [--bootstrap LIST] [--regime LIS
   --ref-link-mbit N  the reference node's link, Mbit/s, for the time scale (default $REF_LINK_MBIT)
   --keep-logs DIR    copy every run's logs (ctr, fetch-model, gate decisions, timings) to DIR at exit
   --jar PATH         warmstart jar (default operator/target/warmstart.jar; built if missing)
+  --operator         also run the same cases through the operator on real nodes of the local cluster
+                     (bench/coldstart-operator.sh: default and warmstart scenarios, a new node joining
+                     from an empty containerd root behind the same shaped link) and print both side by side
 Network: namespace $NETNS, veth wscold-h/wscold-n, 10.211.77.0/30, registry on port $REGISTRY_PORT and
 s3proxy on $S3_PORT of the host end. The built images are cached under $CACHE.
 EOF
@@ -103,6 +113,7 @@ EOF
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) QUICK=1; SCALE=1000; ROUNDS=1; CASES=qwen3,customer1 ;;
+        --operator) OPERATOR=1 ;;
         --cases) CASES=$2; shift ;;
         --rounds) ROUNDS=$2; shift ;;
         --bootstrap) BOOTSTRAPS=$2; shift ;;
@@ -834,4 +845,32 @@ if [[ ${#WARM_LINES[@]} -gt 0 ]]; then
     echo "  warm pool beats the reference ratio in every row:"
     printf '%s\n' "${WARM_LINES[@]}"
 fi
-echo "coldstart: qwen3_ratio=${QWEN:--} worst_case_ratio=${WORST:--} warm_pool_ratio=${WARM_WORST:--}"
+FINAL="coldstart: qwen3_ratio=${QWEN:--} worst_case_ratio=${WORST:--} warm_pool_ratio=${WARM_WORST:--}"
+if [[ $OPERATOR -eq 1 ]]; then
+    # The same cases, scale, link and regimes through the operator on real nodes of the local cluster.
+    echo
+    echo "operator mode (bench/coldstart-operator.sh): the same cases on real nodes of e2e/cluster.sh"
+    "$ROOT/bench/coldstart-operator.sh" --cases "$CASES" --scale "$SCALE" --link-mbit "$LINK_MBIT" \
+        --conn-mbit "$CONN_MBIT" --ref-link-mbit "$REF_LINK_MBIT" --rounds "$ROUNDS" --regime "$REGIMES" \
+        --bootstrap "$BOOTSTRAPS" --out "$WORK/logs/operator-runs.tsv" | tee "$WORK/logs/operator.out"
+    echo
+    echo "side by side (medians, seconds): harness = from registration to 'serving container could start'"
+    echo "(bench/coldstart.sh above); operator = from the node starting to join to the serving pod Ready"
+    printf '%-10s %-9s %5s | %8s %9s %6s | %8s %9s %6s\n' case regime boot "h-def" "h-ws" "h-ratio" "op-def" "op-ws" "op-rat"
+    OP_RATIOS=()
+    for regime in "${REGIME_LIST[@]}"; do
+        for bref in "${BOOT_LIST[@]}"; do
+            for c in "${CASE_LIST[@]}"; do
+                d=$(med "$regime" "$bref" "$c" default)
+                ws=$(med "$regime" "$bref" "$c" warmstart)
+                od=$(awk -F'\t' -v g="$regime" -v b="$bref" -v c="$c" '$1 == g && $2 == b && $3 == c && $4 == "default" {print $6}' "$WORK/logs/operator-runs.tsv" | median)
+                ow=$(awk -F'\t' -v g="$regime" -v b="$bref" -v c="$c" '$1 == g && $2 == b && $3 == c && $4 == "warmstart" {print $6}' "$WORK/logs/operator-runs.tsv" | median)
+                printf '%-10s %-9s %5s | %8s %9s %6s | %8s %9s %6s\n' "$c" "$regime" "$bref" "$(fmt "$d")" "$(fmt "$ws")" "$(ratio "$ws" "$d")" \
+                    "$(fmt "$od")" "$(fmt "$ow")" "$(ratio "$ow" "$od")"
+                OP_RATIOS+=("operator_${c}_${regime}_b$bref=$(ratio "$ow" "$od")")
+            done
+        done
+    done
+    FINAL+=" ${OP_RATIOS[*]}"
+fi
+echo "$FINAL"

@@ -22,12 +22,16 @@ REPOSITORY=${IMAGE_REPOSITORY:-warmstart/model-server}
 TAG=${TAG:-0.1.0}
 CHECK=0
 PAD_MB=0
-usage() { echo "usage: image/model-server.sh [--check] [--tag TAG] [--pad-mb N]" >&2; exit 2; }
+PAD_SHARES=""
+usage() { echo "usage: image/model-server.sh [--check] [--tag TAG] [--pad-mb N [--pad-shares P,P,...]]" >&2; exit 2; }
 while (($#)); do
   case $1 in
     --check) CHECK=1 ;;
     --tag) (($# > 1)) || usage; TAG=$2; shift ;;
     --pad-mb) if (($# < 2)) || [[ ! $2 =~ ^[0-9]+$ ]]; then usage; fi; PAD_MB=$((10#$2)); shift ;;
+    # The pad's split into layers, in percent (bench/coldstart.sh: 3,7,45,35,10 like a CUDA serving
+    # image's base OS, system libraries, CUDA, Python packages and server); default 256 MiB layers.
+    --pad-shares) if (($# < 2)) || [[ ! $2 =~ ^[0-9]+(,[0-9]+)*$ ]]; then usage; fi; PAD_SHARES=$2; shift ;;
     *) usage ;;
   esac
   shift
@@ -50,7 +54,7 @@ MODULES=$(jdeps --print-module-deps --ignore-missing-deps --multi-release 17 "$J
 # image's pad size and the layer's index (so the layers differ from each other: no blob is shared), gzip -1.
 pad_layer() { # work total-mb index mib use-cache
   local w=$1 total=$2 i=$3 mib=$4 cached name key dir diff_id
-  name=$(printf 'pad-%dmb-%02d' "$total" "$i")
+  name=$(printf 'pad-%dmb-%02d-%dmib' "$total" "$i" "$mib")
   cached=$PAD_CACHE/$name
   if [[ $5 == 1 && -f $cached.tar.gz && -f $cached.diffid ]]; then
     cp "$cached.tar.gz" "$w/$name.tar.gz"
@@ -96,7 +100,16 @@ build() { # workdir use-pad-cache -> workdir/image.oci.tar, OCI_MANIFEST, OCI_LA
   oci_add_layer "$w" "$base" 9
   oci_add_layer "$w" "$runtime" 9
   oci_add_layer "$w" "$app" 9
-  local left=$PAD_MB i=1 mib
+  local left=$PAD_MB i=1 mib share shares=()
+  if [[ -n $PAD_SHARES ]]; then
+    IFS=, read -r -a shares <<<"$PAD_SHARES"
+    for share in "${shares[@]}"; do
+      mib=$((PAD_MB * share / 100))
+      if ((i == ${#shares[@]})); then mib=$left; fi # the rounding goes to the last layer
+      if ((mib > 0)); then pad_layer "$w" "$PAD_MB" "$i" "$mib" "$2"; fi
+      left=$((left - mib)) i=$((i + 1))
+    done
+  fi
   while ((left > 0)); do
     mib=$((left < PAD_LAYER_MB ? left : PAD_LAYER_MB))
     pad_layer "$w" "$PAD_MB" "$i" "$mib" "$2"

@@ -432,6 +432,12 @@ node_net_up() { # node
   if ! ip netns list | grep -q "^$netns\b"; then
     shaped_link_netns "$netns" "wsr${i}h" "wsr${i}n" "10.213.$i.1" "10.213.$i.2"
   fi
+  # A shaped link from the first byte (bench/coldstart.sh --operator): env REAL_LINK_MBIT, and
+  # REAL_CONN_MBIT to cap each connection as a registry or object store does.
+  if [[ -n ${REAL_LINK_MBIT:-} ]]; then
+    tc qdisc del dev "wsr${i}h" root 2>/dev/null || true
+    shaped_link_tc "wsr${i}h" "$REAL_LINK_MBIT" "${REAL_CONN_MBIT:-$REAL_LINK_MBIT}" | tc -batch -
+  fi
   ip -n "$netns" route replace default via "10.213.$i.1"
   ip route replace "$POD_CIDR_PREFIX.$i.0/24" via "10.213.$i.2" dev "wsr${i}h"
   in_node "$n" sysctl -qw net.ipv4.ip_forward=1
@@ -464,6 +470,8 @@ node_processes_up() { # node
   if ! pid_alive "$d/kubelet.pid"; then
     local labels
     labels=$(IFS=,; echo "${REAL_LABELS[*]}")
+    # env REAL_EXTRA_LABELS (k=v,...): a node a benchmark or test can select alone.
+    labels+=${REAL_EXTRA_LABELS:+,$REAL_EXTRA_LABELS}
     start_daemon "$d/kubelet.pid" "$d/logs/kubelet.log" \
       nsenter --net="/run/netns/$(node_netns "$n")" -- "$BIN/kubelet" --config "$d/kubelet.yaml" \
       --kubeconfig "$d/kubeconfig" --hostname-override "$n" --node-ip "$(node_ip "$n")" \
@@ -500,6 +508,9 @@ real_node_up() { # node
   done
   kctl wait --for=condition=Ready --timeout="${READY_TIMEOUT}s" "node/$n" >/dev/null ||
     { tail -n 30 "$d/logs/kubelet.log" >&2; die "$n did not become Ready"; }
+  # env REAL_GPU_DELAY (seconds): the GPU shows up that long after the node is Ready, as on a cloud
+  # GPU node whose driver and device plugin start after the kubelet registers.
+  if [[ -n ${REAL_GPU_DELAY:-} ]]; then sleep "$REAL_GPU_DELAY"; fi
   advertise_gpu "$n"
 }
 
@@ -573,6 +584,7 @@ PAUSE_IMAGE=$PAUSE_IMAGE
 S3_ENDPOINT=$S3_ENDPOINT
 S3_ACCESS_KEY=$S3_ACCESS_KEY
 S3_SECRET_KEY=$S3_SECRET_KEY
+S3_BLOBS=$(HOST_DIR)/s3/blobs
 HELPER_IMAGE_DIGEST=$(registry_digest "$HELPER_IMAGE")
 SERVER_IMAGE_DIGEST=$(registry_digest "$SERVER_IMAGE")
 HOST_ADDR=$HOST_ADDR
