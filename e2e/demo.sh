@@ -1,14 +1,40 @@
 #!/usr/bin/env bash
-# See warmstart do its job: the local cluster with a fake GPU pool, the CRDs and examples applied,
-# the operator running, the ImageCache's status as the pool gets cached, an endpoint's cold starts and a
-# warm pool taking a scale-out.
-#   e2e/demo.sh          run the demo, stop the operator at the end
-#   e2e/demo.sh --keep   leave the operator running (its log: ~/.cache/warmstart/demo/operator.log)
+# See warmstart do its job.
+#   e2e/demo.sh          on real GPU nodes when this machine can run them (root, Debian's containerd;
+#                        e2e/tools.sh installs what is missing): the operator installed by helm and
+#                        running as a pod, three cold starts of the same endpoint measured by the
+#                        operator on nodes that join behind a shaped link: without warmstart's cache,
+#                        with it, and from the warm pool
+#   e2e/demo.sh --kwok   on the fake GPU pool (KWOK): the ImageCache covering the pool as it grows, an
+#                        endpoint's cold starts as KWOK's stages time them, a warm pool taking a scale-out
+#   --keep               leave what the demo made running (its operator and endpoints)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep=${1:-}
+mode=real keep=
+for arg in "$@"; do
+  case $arg in
+    --kwok) mode=kwok ;;
+    --keep) keep=--keep ;;
+    *) echo "usage: e2e/demo.sh [--kwok] [--keep]" >&2; exit 2 ;;
+  esac
+done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ $mode == real ]]; then
+  e2e/tools.sh >/dev/null
+  missing=$(
+    BIN=$(e2e/tools.sh --print)
+    # shellcheck source=e2e/lib/real-nodes.sh
+    source e2e/lib/real-nodes.sh
+    real_missing
+  )
+  if [[ -n $missing ]]; then
+    echo "demo: real nodes need $(tr '\n' ',' <<<"$missing" | sed 's/,$//; s/,/, /g'): showing the KWOK demo instead" >&2
+    mode=kwok
+  else
+    exec e2e/demo-real.sh ${keep:+"$keep"}
+  fi
+fi
 
 step "local cluster (first run builds Kubernetes from source: ~20 min; then seconds)"
 e2e/tools.sh >/dev/null

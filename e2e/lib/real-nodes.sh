@@ -457,14 +457,50 @@ wait_containerd() { # node pidfile
   die "containerd of $1 did not start"
 }
 
+# The node's own /var/lib/warmstart, where hostPath volumes such as the node model cache live: real
+# nodes share this machine's filesystem, while a cloud node has a disk of its own (without this, a
+# "cold" node would find the weights another node cached). A mount namespace per node, a slave of
+# the host's (the host's mounts still show in it), persisted at $d/ns/mnt, binds $d/hostpath over
+# /var/lib/warmstart; the node's processes run in it, so the kubelet's volume mounts are containerd's.
+node_mntns_up() { # node
+  local d
+  d=$(node_dir "$1")
+  [[ -f $d/ns/mnt ]] && nsenter --mount="$d/ns/mnt" true 2>/dev/null && return 0
+  mkdir -p "$d/ns" "$d/hostpath" /var/lib/warmstart
+  # unshare persists a namespace with a bind mount, which needs a private mount to sit on.
+  if ! mountpoint -q "$d/ns"; then
+    mount --bind "$d/ns" "$d/ns"
+    mount --make-private "$d/ns"
+  fi
+  touch "$d/ns/mnt"
+  unshare --mount="$d/ns/mnt" --propagation slave mount --bind "$d/hostpath" /var/lib/warmstart
+}
+
+node_mntns_down() { # node: the namespace goes with its last process and this bind
+  local d
+  d=$(node_dir "$1")
+  if [[ -e $d/ns/mnt ]]; then umount "$d/ns/mnt" 2>/dev/null || true; fi
+  if mountpoint -q "$d/ns" 2>/dev/null; then umount -l "$d/ns" 2>/dev/null || true; fi
+}
+
 # The node's components: containerd, the kubelet and kube-proxy, each in the node's network namespace
-# (nsenter --net: the host's mounts and cgroups, so the kubelet's volume mounts are containerd's too).
+# and its mount namespace (node_mntns_up).
+node_ns_command() { # node -> NS_COMMAND: the prefix that runs a command in the node's namespaces
+  local d
+  d=$(node_dir "$1")
+  NS_COMMAND=(nsenter --mount="$d/ns/mnt" --net="/run/netns/$(node_netns "$1")" --)
+  # A node whose containerd runs in the host's mount namespace (made by an older script) keeps it.
+  if ! mountpoint -q "$d/ns" 2>/dev/null; then NS_COMMAND=(nsenter --net="/run/netns/$(node_netns "$1")" --); fi
+}
+
 node_processes_up() { # node
   local n=$1 d
   d=$(node_dir "$n")
+  if ! pid_alive "$d/containerd.pid"; then node_mntns_up "$n"; fi
+  local NS_COMMAND
+  node_ns_command "$n"
   if ! pid_alive "$d/containerd.pid"; then
-    start_daemon "$d/containerd.pid" "$d/logs/containerd.log" \
-      nsenter --net="/run/netns/$(node_netns "$n")" -- containerd --config "$d/containerd.toml"
+    start_daemon "$d/containerd.pid" "$d/logs/containerd.log" "${NS_COMMAND[@]}" containerd --config "$d/containerd.toml"
     wait_containerd "$n" "$d/containerd.pid"
   fi
   if ! pid_alive "$d/kubelet.pid"; then
@@ -472,14 +508,12 @@ node_processes_up() { # node
     labels=$(IFS=,; echo "${REAL_LABELS[*]}")
     # env REAL_EXTRA_LABELS (k=v,...): a node a benchmark or test can select alone.
     labels+=${REAL_EXTRA_LABELS:+,$REAL_EXTRA_LABELS}
-    start_daemon "$d/kubelet.pid" "$d/logs/kubelet.log" \
-      nsenter --net="/run/netns/$(node_netns "$n")" -- "$BIN/kubelet" --config "$d/kubelet.yaml" \
+    start_daemon "$d/kubelet.pid" "$d/logs/kubelet.log" "${NS_COMMAND[@]}" "$BIN/kubelet" --config "$d/kubelet.yaml" \
       --kubeconfig "$d/kubeconfig" --hostname-override "$n" --node-ip "$(node_ip "$n")" \
       --root-dir "$d/kubelet" --cert-dir "$d/kubelet/pki" --node-labels "$labels" --v=1
   fi
   if ! pid_alive "$d/kube-proxy.pid"; then
-    start_daemon "$d/kube-proxy.pid" "$d/logs/kube-proxy.log" \
-      nsenter --net="/run/netns/$(node_netns "$n")" -- "$BIN/kube-proxy" --config "$d/kube-proxy.yaml" --v=1
+    start_daemon "$d/kube-proxy.pid" "$d/logs/kube-proxy.log" "${NS_COMMAND[@]}" "$BIN/kube-proxy" --config "$d/kube-proxy.yaml" --v=1
   fi
 }
 
@@ -539,6 +573,7 @@ real_node_down() { # node [delete-node-object]
       ip netns del "$ns" 2>/dev/null || true
     fi
   done
+  node_mntns_down "$n"
   [[ -d $d ]] && umount_under "$d"
   ip route del "$POD_CIDR_PREFIX.$i.0/24" 2>/dev/null || true
   ip link del "wsr${i}h" 2>/dev/null || true
