@@ -292,7 +292,7 @@ cmd_up() {
     local i names=()
     for ((i = 0; i < real; i++)); do names+=("$REAL_PREFIX$i"); done
     log "ensuring real GPU nodes ${names[*]}"
-    for i in "${names[@]}"; do real_node_up "$i"; done
+    for i in "${names[@]}"; do join_real_node "$i"; done
   fi
   tenths=$(((${EPOCHREALTIME//[!0-9]/} - start) / 100000))
   log "cluster $CLUSTER ready in $((tenths / 10)).$((tenths % 10))s; kubeconfig: $KUBECONFIG_FILE"
@@ -327,6 +327,16 @@ cmd_add_gpu_node() {
   wait_nodes_ready "$@"
 }
 
+# A node that fails to join (its kubelet exits, it never turns Ready) leaves nothing behind: its
+# processes, mounts, namespace, link and Node object are removed before the error is reported.
+join_real_node() { # name
+  if ! (real_node_up "$1"); then
+    log "real node $1 did not join; removing what it left"
+    real_node_down "$1" delete-node-object
+    exit 1
+  fi
+}
+
 cmd_add_real_node() {
   BIN=$(bin_dir)
   require_running
@@ -336,7 +346,7 @@ cmd_add_real_node() {
   local name
   name=$REAL_PREFIX$(next_real_index)
   log "adding real GPU node $name"
-  real_node_up "$name"
+  join_real_node "$name"
   echo "$name"
 }
 
