@@ -140,6 +140,9 @@ options:
   bindAddress: 127.0.0.1
   kubectlBinary: $BIN/kubectl
   kubeApiserverCertSANs: [$SERVICE_IP, $address]
+  # kwokctl stretches node heartbeats 5x by default (a 200 s lease, NotReady after 3m20s); 1 keeps
+  # a real cluster's timing, so a real node whose kubelet stops turns NotReady within 40 s.
+  heartbeatFactor: 1
 componentsPatches:
 - name: kwok-controller
   extraArgs:

@@ -410,7 +410,10 @@ registerWithTaints:
 - {key: nvidia.com/gpu, value: "true", effect: NoSchedule}
 - {key: warmstart.dev/real-node, value: "true", effect: NoSchedule}
 EOF
-  cat >"$d/kube-proxy.yaml" <<EOF
+  # kube-proxy exits when its config file is written, even with the same content, and `up` on a running
+  # node would then leave it dead: write the file only when it changes, and then restart kube-proxy.
+  local proxy_config
+  proxy_config=$(cat <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -423,6 +426,11 @@ metricsBindAddress: 127.0.0.1:10249
 # conntrack limits are the host kernel's, shared by every node here: leave them alone.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
+  )
+  if [[ ! -f $d/kube-proxy.yaml || $(<"$d/kube-proxy.yaml") != "$proxy_config" ]]; then
+    printf '%s\n' "$proxy_config" >"$d/kube-proxy.yaml"
+    stop_pidfile "$d/kube-proxy.pid"
+  fi
 }
 
 node_net_up() { # node

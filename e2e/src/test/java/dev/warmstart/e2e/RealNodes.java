@@ -1,8 +1,15 @@
 package dev.warmstart.e2e;
 
+import dev.warmstart.api.v1alpha1.ImageCache;
+import dev.warmstart.api.v1alpha1.InferenceEndpoint;
+import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.TolerationBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,8 +39,13 @@ final class RealNodes {
   static final String LABEL = "warmstart.dev/real-node";
   /** The Secret with S3 credentials for {@code spec.model.credentialsSecret}. */
   static final String S3_SECRET = "s3-credentials";
+  /** On the nodes the tests add (never on the base nodes of e2e/cluster.sh up --real-nodes). */
+  static final String ADDED = "warmstart.dev/e2e-added";
+  /** On the pods the tests create themselves (load generators, probes). */
+  static final String TEST_POD = "warmstart.dev/e2e-pod";
 
   private static Map<String, String> env;
+  private static final java.util.Set<String> LEFTOVERS = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private static boolean operatorInstalled;
 
   private RealNodes() {}
@@ -68,9 +80,9 @@ final class RealNodes {
     return value;
   }
 
-  /** The real nodes up when the suite started, in name order. */
+  /** The real nodes up when the suite started, in name order, but those an earlier run added and left. */
   static List<String> nodes() {
-    return Arrays.asList(get("REAL_NODES").split(" "));
+    return Arrays.stream(get("REAL_NODES").split(" ")).filter(n -> !LEFTOVERS.contains(n)).toList();
   }
 
   /** Every real node the API server knows now (including nodes the tests added). */
@@ -81,11 +93,30 @@ final class RealNodes {
 
   /**
    * Joins one more real GPU node from an empty containerd root (nothing pulled): "a new GPU node". Returns its
-   * name once it is Ready with its GPU advertised.
+   * name once it is Ready with its GPU advertised. The node carries {@link #ADDED} so that a later run removes
+   * it if this JVM dies before its test does ({@link #removeLeftoverNodes}).
    */
   static String addNode() {
-    String out = script("add-real-node").strip();
-    return out.substring(out.lastIndexOf('\n') + 1);
+    return addNode(Map.of());
+  }
+
+  /** {@link #addNode()} with environment for e2e/cluster.sh (REAL_IMAGE_GC_HIGH, ... feed the kubelet's config). */
+  static String addNode(Map<String, String> env) {
+    List<String> command = new ArrayList<>(List.of(Cluster.repoRoot().resolve("e2e/cluster.sh").toString(),
+        "add-real-node"));
+    String out = run(env, command.toArray(String[]::new)).strip();
+    String node = out.substring(out.lastIndexOf('\n') + 1);
+    script("kubectl", "label", "node", node, ADDED + "=true", "--overwrite");
+    return node;
+  }
+
+  /** Real nodes that an earlier run added and did not get to remove (a JVM killed mid-test). */
+  static void removeLeftoverNodes(KubernetesClient client) {
+    for (Node node : client.nodes().withLabel(ADDED, "true").list().getItems()) {
+      System.out.println("real-node e2e: removing " + node.getMetadata().getName() + ", left by an earlier run");
+      LEFTOVERS.add(node.getMetadata().getName());
+      removeNode(node.getMetadata().getName());
+    }
   }
 
   /** Stops the node's processes, removes its state and its Node object. */
@@ -101,6 +132,11 @@ final class RealNodes {
   /** {@code stop} or {@code start} a host service: {@code registry} or {@code s3}. */
   static void service(String action, String service) {
     script("service", action, service);
+  }
+
+  /** Caps the node's download link at {@code mbit} Mbit/s (htb on the host's end of its veth pair); 0 lifts it. */
+  static void shape(String node, int mbit) {
+    script("shape", node, Integer.toString(mbit));
   }
 
   /** Debian's ctr against the node's containerd, namespace k8s.io (where the kubelet's images are). */
@@ -169,6 +205,182 @@ final class RealNodes {
     operatorInstalled = true;
   }
 
+  /**
+   * A clean namespace for a test class: the operator installed, and no endpoint, cache or test pod left by a
+   * class before (or by a run that died), nor a node it added.
+   */
+  static KubernetesClient prepare() {
+    KubernetesClient client = Cluster.client();
+    installOperator(client);
+    removeLeftoverNodes(client);
+    client.resources(InferenceEndpoint.class).inNamespace(NAMESPACE).delete();
+    client.resources(ImageCache.class).inNamespace(NAMESPACE).delete();
+    client.pods().inNamespace(NAMESPACE).withLabel(TEST_POD).withGracePeriod(0).delete();
+    await("nothing left in " + NAMESPACE, Duration.ofMinutes(2),
+        () -> client.pods().inNamespace(NAMESPACE).list().getItems().stream()
+            .map(p -> p.getMetadata().getName()).toList(),
+        List::isEmpty);
+    return client;
+  }
+
+  /** Deletes an endpoint and waits until its Deployment, Service, ImageCache and pods are gone. */
+  static void deleteEndpoint(KubernetesClient client, String name) {
+    client.resources(InferenceEndpoint.class).inNamespace(NAMESPACE).withName(name).delete();
+    await("endpoint " + name + " and what it owned gone", Duration.ofMinutes(2), () -> {
+      List<String> left = new ArrayList<>();
+      if (client.resources(InferenceEndpoint.class).inNamespace(NAMESPACE).withName(name).get() != null) {
+        left.add("endpoint");
+      }
+      client.pods().inNamespace(NAMESPACE).withLabel(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE).list().getItems()
+          .stream().filter(p -> name.equals(annotation(p, Labels.ENDPOINT_NAME))
+              || p.getMetadata().getName().startsWith("imagecache-" + name + "-"))
+          .forEach(p -> left.add("pod " + p.getMetadata().getName()));
+      return left;
+    }, List::isEmpty);
+  }
+
+  private static String annotation(Pod pod, String key) {
+    return pod.getMetadata().getAnnotations() == null ? null : pod.getMetadata().getAnnotations().get(key);
+  }
+
+  /**
+   * The model-server image with {@code mb} MiB more in layers, as heavy as a serving image is in proportion to
+   * its link, tagged {@code e2e-pad<mb>} in the registry: built by image/model-server.sh (about 20 s, unless the
+   * archive is newer than the jar) and pushed when the registry holds another manifest under that tag.
+   */
+  static synchronized String paddedServerImage(int mb) {
+    String tag = "e2e-pad" + mb;
+    Path root = Cluster.repoRoot();
+    Path archive = root.resolve("model-server/target/image/model-server-" + tag + ".oci.tar");
+    Path jar = root.resolve("model-server/target/model-server.jar");
+    try {
+      if (!Files.exists(archive) || Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) < 0) {
+        run(root.resolve("image/model-server.sh").toString(), "--pad-mb", Integer.toString(mb), "--tag", tag);
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    String image = get("REGISTRY") + "/warmstart/model-server:" + tag;
+    String want = run("skopeo", "inspect", "--format", "{{.Digest}}", "oci-archive:" + archive).strip();
+    String have;
+    try {
+      have = run("skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://" + image).strip();
+    } catch (AssertionError notThere) {
+      have = "";
+    }
+    if (!want.equals(have)) {
+      run("skopeo", "copy", "-q", "--dest-tls-verify=false", "oci-archive:" + archive, "docker://" + image);
+    }
+    return image;
+  }
+
+  /**
+   * A path as the node sees it, read from the host: each real node has its own /var/lib/warmstart (a mount
+   * namespace per node, as a cloud node has its own disk), where hostPath volumes such as the node model cache
+   * live. Through /proc/PID/root of the node's kubelet, which runs in that namespace.
+   */
+  static Path onNode(String node, String path) {
+    try (var procs = Files.list(Path.of("/proc"))) {
+      for (Path proc : procs.filter(p -> p.getFileName().toString().matches("[0-9]+")).toList()) {
+        String[] argv;
+        try {
+          argv = new String(Files.readAllBytes(proc.resolve("cmdline")), StandardCharsets.UTF_8).split("\0");
+        } catch (java.io.IOException gone) {
+          continue;
+        }
+        if (argv.length > 2 && argv[0].endsWith("/kubelet")
+            && List.of(argv).indexOf("--hostname-override") >= 0
+            && node.equals(argv[List.of(argv).indexOf("--hostname-override") + 1])) {
+          return Path.of(proc.resolve("root").toString(), path);
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    throw new IllegalStateException("no kubelet of " + node + " runs");
+  }
+
+  /** Removes a directory on a node ({@link #onNode}), such as a hostPath the tests used. */
+  static void deleteOnNode(String node, String path) {
+    Path dir = onNode(node, path);
+    if (Files.exists(dir)) {
+      run("rm", "-rf", "--one-file-system", dir.toString());
+    }
+  }
+
+  /** A process on a node, as the host's /proc shows it (all real nodes share the host's PID namespace). */
+  record HostProcess(int pid, int uid, String cmdline) {}
+
+  /** The processes of a running container: {@code ctr task ps} on its node, then /proc. */
+  static List<HostProcess> containerProcesses(String node, String containerId) {
+    String id = containerId.replaceFirst("^containerd://", "");
+    List<HostProcess> out = new ArrayList<>();
+    for (String line : ctr(node, "tasks", "ps", id).split("\n")) {
+      String[] fields = line.strip().split("\\s+");
+      if (fields.length == 0 || !fields[0].matches("[0-9]+")) {
+        continue; // the header
+      }
+      int pid = Integer.parseInt(fields[0]);
+      try {
+        String status = Files.readString(Path.of("/proc", fields[0], "status"));
+        int uid = Integer.parseInt(status.lines().filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow()
+            .split("\\s+")[1]);
+        String cmdline = new String(Files.readAllBytes(Path.of("/proc", fields[0], "cmdline")), StandardCharsets.UTF_8)
+            .replace('\0', ' ').strip();
+        out.add(new HostProcess(pid, uid, cmdline));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("process " + pid + " of container " + id + " on " + node, e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs the model-server image's load generator in a pod on a real node against {@code url} (a Service of
+   * an endpoint, through cluster DNS and kube-proxy) and returns the pod's name; it prints one line a second.
+   */
+  static String startLoad(KubernetesClient client, String name, String url, int concurrency, String duration) {
+    client.resource(new PodBuilder()
+        .withNewMetadata().withName(name).withNamespace(NAMESPACE).addToLabels(TEST_POD, "load").endMetadata()
+        .withNewSpec()
+          .withRestartPolicy("Never")
+          .withNodeSelector(Map.of(LABEL, "true"))
+          .withTolerations(tolerations())
+          .withAutomountServiceAccountToken(false)
+          .withTerminationGracePeriodSeconds(1L)
+          .addNewContainer()
+            .withName("load")
+            .withImage(get("SERVER_IMAGE"))
+            .withImagePullPolicy("IfNotPresent")
+            .withArgs("load", "--url", url, "--concurrency", Integer.toString(concurrency), "--duration", duration)
+            .withNewSecurityContext().withAllowPrivilegeEscalation(false).withRunAsNonRoot(true)
+              .withNewCapabilities().withDrop("ALL").endCapabilities().endSecurityContext()
+          .endContainer()
+        .endSpec()
+        .build()).create();
+    return name;
+  }
+
+  /** Waits for a load pod to finish and returns its output (its last line: sent, ok, failed). */
+  static String awaitLoad(KubernetesClient client, String name, Duration timeout) {
+    await("load pod " + name + " done", timeout, () -> client.pods().inNamespace(NAMESPACE).withName(name).get(),
+        p -> p.getStatus() != null && List.of("Succeeded", "Failed").contains(p.getStatus().getPhase()));
+    return client.pods().inNamespace(NAMESPACE).withName(name).getLog();
+  }
+
+  /** Deletes a pod at once and waits until it is gone. */
+  static void deletePod(KubernetesClient client, String name) {
+    client.pods().inNamespace(NAMESPACE).withName(name).withGracePeriod(0).delete();
+    await("pod " + name + " gone", Duration.ofMinutes(1),
+        () -> client.pods().inNamespace(NAMESPACE).withName(name).get() == null, gone -> gone);
+  }
+
+  static List<Toleration> tolerations() {
+    return List.of(
+        new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists").withEffect("NoSchedule").build(),
+        new TolerationBuilder().withKey(LABEL).withOperator("Exists").withEffect("NoSchedule").build());
+  }
+
   /** The node's InternalIP (its end of the veth pair). */
   static String address(Node node) {
     return node.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType())).findFirst()
@@ -196,7 +408,25 @@ final class RealNodes {
         throw new AssertionError(what + ": interrupted", e);
       }
     }
-    throw new AssertionError(what + ": not within " + timeout.toSeconds() + "s; last seen: " + last);
+    throw new AssertionError(what + ": not within " + timeout.toSeconds() + "s; last seen: " + describe(last));
+  }
+
+  /** An endpoint or a cache by its status; anything else as it prints. */
+  private static String describe(Object seen) {
+    if (seen instanceof InferenceEndpoint ie && ie.getStatus() != null) {
+      return "endpoint " + ie.getMetadata().getName() + " " + ie.getStatus().getReadyReplicas() + "/"
+          + ie.getStatus().getReplicas() + " ready, " + conditions(ie.getStatus().getConditions());
+    }
+    if (seen instanceof ImageCache ic && ic.getStatus() != null) {
+      return "cache " + ic.getMetadata().getName() + " " + ic.getStatus().getNodes() + ", "
+          + conditions(ic.getStatus().getConditions());
+    }
+    return String.valueOf(seen);
+  }
+
+  private static String conditions(List<dev.warmstart.api.v1alpha1.Condition> conditions) {
+    return conditions.stream().map(c -> c.getType() + "=" + c.getStatus() + " " + c.getReason() + ": " + c.getMessage())
+        .collect(java.util.stream.Collectors.joining("; "));
   }
 
   private static String script(String... args) {
@@ -206,10 +436,16 @@ final class RealNodes {
   }
 
   static String run(String... command) {
+    return run(Map.of(), command);
+  }
+
+  static String run(Map<String, String> env, String... command) {
     try {
       Path log = Files.createTempFile("real-node-e2e", ".log");
       try {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        Process p = builder.start();
         if (!p.waitFor(6, TimeUnit.MINUTES)) {
           p.destroyForcibly();
           throw new AssertionError(String.join(" ", command) + " did not finish within 6 minutes");

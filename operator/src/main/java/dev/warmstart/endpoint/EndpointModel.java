@@ -268,6 +268,9 @@ public final class EndpointModel {
         // Empty rather than absent: JOSDK's template comparison expects lists and maps to be there.
         .withEnv(new ArrayList<>(spec.getEnv()))
         .addNewPort().withName(HTTP).withContainerPort(port(ie)).withProtocol("TCP").endPort()
+        // A server that exits with an error leaves the tail of its log as its termination message: the reason
+        // it gives (a missing model, out of GPU memory) reaches ServerCrashLooping's message.
+        .withTerminationMessagePolicy("FallbackToLogsOnError")
         .withResources(spec.getResources() == null ? new ResourceRequirementsBuilder().build() : spec.getResources())
         .withNewReadinessProbe().withHttpGet(probe).withPeriodSeconds(5).withFailureThreshold(3).endReadinessProbe()
         .withNewStartupProbe().withHttpGet(probe).withPeriodSeconds(STARTUP_PROBE_PERIOD)

@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -25,6 +26,9 @@ public final class EndpointStatus {
 
   private static final Set<String> PULL_FAILURES = Set.of("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
       "RegistryUnavailable", "SignatureValidationFailed", "ErrImageNeverPull");
+
+  /** How much of the server's last log line goes into a condition's message. */
+  static final int MAX_LAST_WORDS = 300;
 
   private EndpointStatus() {}
 
@@ -40,6 +44,12 @@ public final class EndpointStatus {
    */
   public static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods,
       ImageCache cache, String missingCredentials, ColdStart coldStart) {
+    return compute(ie, deployment, pods, cache, missingCredentials, coldStart, Map.of());
+  }
+
+  /** @param health what starting servers answered on spec.healthPath when the operator asked ({@link HealthChecks}) */
+  public static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods,
+      ImageCache cache, String missingCredentials, ColdStart coldStart, Map<String, HealthChecks.Answer> health) {
     InferenceEndpointStatus status = new InferenceEndpointStatus();
     InferenceEndpointStatus previous = ie.getStatus();
     status.setObservedGeneration(ie.getMetadata().getGeneration());
@@ -60,7 +70,7 @@ public final class EndpointStatus {
     status.setReadyReplicas(ready);
 
     List<Pod> live = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
-    Optional<Problem> problem = problem(ie, live, missingCredentials);
+    Optional<Problem> problem = problem(ie, live, missingCredentials, health);
     Optional<String> unschedulable = live.stream().map(EndpointStatus::unschedulableMessage).flatMap(Optional::stream)
         .findFirst();
     boolean observed = deployment != null && ds != null && ds.getObservedGeneration() != null
@@ -126,13 +136,18 @@ public final class EndpointStatus {
   }
 
   /** The first thing a user must fix, in order of how certainly it blocks a replica. */
-  static Optional<Problem> problem(InferenceEndpoint ie, List<Pod> pods, String missingCredentials) {
+  static Optional<Problem> problem(InferenceEndpoint ie, List<Pod> pods, String missingCredentials,
+      Map<String, HealthChecks.Answer> health) {
     if (missingCredentials != null) {
       return Optional.of(new Problem("CredentialsSecretNotFound", "secret " + missingCredentials + " (spec.model."
           + "credentialsSecret) not found in namespace " + ie.getMetadata().getNamespace()
           + ": create it with the download credentials, or remove the field to use the pod's identity"));
     }
     for (Pod pod : sorted(pods)) {
+      Optional<Problem> lostNode = nodeNotReady(pod);
+      if (lostNode.isPresent()) {
+        return lostNode; // what else its status says is stale: the node stopped reporting
+      }
       Optional<ContainerStatus> server = ColdStarts.status(pod.getStatus() == null ? null
           : pod.getStatus().getContainerStatuses(), Labels.CONTAINER_SERVER);
       String waiting = server.map(EndpointStatus::waitingReason).orElse(null);
@@ -159,13 +174,66 @@ public final class EndpointStatus {
       }
       if ("CrashLoopBackOff".equals(waiting)) {
         return Optional.of(new Problem("ServerCrashLooping", "the server in pod " + pod.getMetadata().getName()
-            + " keeps exiting: see kubectl logs " + pod.getMetadata().getName() + " -c server --previous"));
+            + " keeps exiting" + lastExit(server.get()) + ": see kubectl logs " + pod.getMetadata().getName()
+            + " -c server --previous"));
       }
       if ("CreateContainerConfigError".equals(waiting)) {
         return Optional.of(new Problem("InvalidPodConfiguration", server.get().getState().getWaiting().getMessage()));
       }
+      HealthChecks.Answer answer = health.get(pod.getMetadata().getName());
+      if (answer != null && answer.rejectsThePath() && server.isPresent() && server.get().getState() != null
+          && server.get().getState().getRunning() != null) {
+        String path = ie.getSpec().getHealthPath() == null ? "/health" : ie.getSpec().getHealthPath();
+        return Optional.of(new Problem("HealthCheckFailing", "the server in pod " + pod.getMetadata().getName()
+            + " runs since " + server.get().getState().getRunning().getStartedAt() + " but answers GET " + path
+            + " on port " + EndpointModel.port(ie) + " with " + answer.status() + ", so its startup probe cannot pass:"
+            + " set spec.healthPath to the path where the server says it is ready (vLLM and TGI: /health, Triton:"
+            + " /v2/health/ready)"));
+      }
     }
     return Optional.empty();
+  }
+
+  /**
+   * A pod the node controller marked not ready because its node stopped reporting (kubelet down, node
+   * unreachable): its containers last said they were ready, the pod is not. Without readiness gates, which
+   * serving pods do not have, the kubelet itself never reports the two apart.
+   */
+  private static Optional<Problem> nodeNotReady(Pod pod) {
+    Optional<io.fabric8.kubernetes.api.model.PodCondition> ready = podCondition(pod, "Ready");
+    if (ready.isEmpty() || !"False".equals(ready.get().getStatus())
+        || !podCondition(pod, "ContainersReady").map(c -> "True".equals(c.getStatus())).orElse(false)) {
+      return Optional.empty();
+    }
+    String node = pod.getSpec().getNodeName();
+    return Optional.of(new Problem("NodeNotReady", "pod " + pod.getMetadata().getName() + " on node " + node
+        + " is not ready since " + ready.get().getLastTransitionTime() + ": node " + node + " stopped reporting (its"
+        + " kubelet is down or the node is unreachable); check it with kubectl describe node " + node + ". The replica"
+        + " counts again when the node is back; if the node stays away, Kubernetes evicts the pod (after 5 minutes"
+        + " by default) and the Deployment replaces it"));
+  }
+
+  private static Optional<io.fabric8.kubernetes.api.model.PodCondition> podCondition(Pod pod, String type) {
+    return pod.getStatus() == null || pod.getStatus().getConditions() == null ? Optional.empty()
+        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+  }
+
+  /**
+   * " (exit code 1: the last line it wrote)": how the server's last run ended. Its termination message is the
+   * tail of its log when it fails (terminationMessagePolicy FallbackToLogsOnError), so the reason a server
+   * gives for exiting (a missing model, out of GPU memory) reaches the status.
+   */
+  static String lastExit(ContainerStatus server) {
+    var last = server.getLastState() == null ? null : server.getLastState().getTerminated();
+    if (last == null || last.getExitCode() == null) {
+      return "";
+    }
+    String words = last.getMessage() == null ? "" : last.getMessage().strip().lines().map(String::strip)
+        .filter(l -> !l.isEmpty()).reduce((a, b) -> b).orElse("");
+    if (words.length() > MAX_LAST_WORDS) {
+      words = words.substring(0, MAX_LAST_WORDS) + "...";
+    }
+    return " (exit code " + last.getExitCode() + (words.isEmpty() ? "" : ": " + words) + ")";
   }
 
   private static List<Pod> sorted(List<Pod> pods) {

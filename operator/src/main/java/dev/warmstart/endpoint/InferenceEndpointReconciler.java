@@ -65,6 +65,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private final ColdStartMetrics metrics;
   private final Clock clock;
   private final Autoscaler autoscaler;
+  private final HealthChecks healthChecks;
   /** How long a pod sent to a warm node may stay unschedulable there before it is recreated to go elsewhere. */
   private final Duration warmPlacementTimeout;
   /** Cold starts already announced (metrics, events), newest kept; bounded so it cannot grow without end. */
@@ -76,10 +77,14 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
         }
       }));
 
-  /** {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count. */
+  /**
+   * {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count;
+   * {@code healthChecks} may be null: servers slow to start are then not asked why.
+   */
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
-      Autoscaler autoscaler, Duration warmPlacementTimeout) {
+      Autoscaler autoscaler, Duration warmPlacementTimeout, HealthChecks healthChecks) {
     this.warmPlacementTimeout = warmPlacementTimeout;
+    this.healthChecks = healthChecks;
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
     this.warmPool = new EndpointDependents.WarmPoolDeployment(helpers);
     this.events = events;
@@ -89,7 +94,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   }
 
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
-    this(helpers, events, metrics, clock, null, WarmPlacement.STUCK_AFTER);
+    this(helpers, events, metrics, clock, null, WarmPlacement.STUCK_AFTER, null);
   }
 
   @Override
@@ -164,8 +169,11 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
           coldStart.summary());
       events.normal(ie, "ColdStart", "Start", coldStart.summary());
     }
+    // A server starting for long is asked for its health path: whether it is still loading or will never pass.
+    Map<String, HealthChecks.Answer> health = healthChecks == null ? Map.of()
+        : healthChecks.check(ie, pods, clock.instant());
     InferenceEndpointStatus status = EndpointStatus.compute(ie, servingDeployment, pods, cache, missingCredentials,
-        ColdStarts.record(previousColdStart, fresh));
+        ColdStarts.record(previousColdStart, fresh), health);
     if (ie.getSpec().getAutoscaling() != null) {
       autoscalingStatus(status, previous, scaling);
     }
@@ -187,6 +195,10 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       Duration untilStuck = Duration.between(clock.instant(), stuckCheck.get()).plusSeconds(1);
       untilStuck = untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck;
       next = next == null || untilStuck.compareTo(next) < 0 ? untilStuck : next;
+    }
+    if (healthChecks != null && HealthChecks.anyStarting(pods)) {
+      // A server between its start and its first passed probe: the kubelet reports nothing until it passes.
+      next = next == null || HealthChecks.RECHECK.compareTo(next) < 0 ? HealthChecks.RECHECK : next;
     }
     if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
       // The autoscaler's clock: another round after pollInterval, whatever else happens.

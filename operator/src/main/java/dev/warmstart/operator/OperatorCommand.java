@@ -4,6 +4,7 @@ import dev.warmstart.autoscale.AutoscaleMetrics;
 import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.autoscale.MetricReader;
 import dev.warmstart.endpoint.ColdStartMetrics;
+import dev.warmstart.endpoint.HealthChecks;
 import dev.warmstart.endpoint.InferenceEndpointReconciler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.imagecache.CacheMetrics;
@@ -133,7 +134,7 @@ public class OperatorCommand implements Callable<Integer> {
         new MetricReader(client, clock, Duration.ofMillis(metricsTimeoutMillis), autoscaleMetrics), events,
         autoscaleMetrics, clock);
     operator.register(new InferenceEndpointReconciler(helpers, events, new ColdStartMetrics(registry), clock, autoscaler,
-        Duration.ofSeconds(warmPlacementTimeoutSeconds)),
+        Duration.ofSeconds(warmPlacementTimeoutSeconds), new HealthChecks(HealthChecks.TIMEOUT)),
         overrider -> watchedNamespaces().ifPresent(overrider::settingNamespaces));
     HttpEndpoints http = new HttpEndpoints(new InetSocketAddress(httpPort), registry,
         () -> operator.getRuntimeInfo().allEventSourcesAreHealthy(),

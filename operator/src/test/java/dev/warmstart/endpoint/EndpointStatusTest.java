@@ -85,6 +85,13 @@ class EndpointStatusTest {
     return compute(ie, d, pods, cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"), null);
   }
 
+  /** One replica asked for, {@code pods} as they are, with what their servers answered the health check. */
+  static InferenceEndpointStatus computeWith(InferenceEndpoint ie, List<Pod> pods,
+      java.util.Map<String, HealthChecks.Answer> health) {
+    return EndpointStatus.compute(ie, observed(ie, pods.size(), pods.size(), 0), pods,
+        cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"), null, null, health);
+  }
+
   static ImageCache cache(InferenceEndpoint ie, String status, String reason, String message) {
     ImageCache cache = EndpointModel.imageCache(ie);
     ImageCacheStatus s = new ImageCacheStatus();
@@ -419,6 +426,57 @@ class EndpointStatusTest {
     Condition degraded = assertCondition(status, EndpointStatus.DEGRADED, Condition.TRUE, "ServerCrashLooping");
     assertContains(degraded.getMessage(), "qwen3-8b-7d9f8c6b5-zz9k2", "kubectl logs");
     assertCondition(status, EndpointStatus.READY, Condition.FALSE, "ServerCrashLooping");
+  }
+
+  @Test
+  void crashLoopingSaysHowTheServerLastExited() {
+    InferenceEndpoint ie = qwen();
+    Pod pod = crashLooping(ie, "a");
+    ContainerStatus server = pod.getStatus().getContainerStatuses().get(0);
+    // With terminationMessagePolicy FallbackToLogsOnError, the kubelet puts the log's tail there.
+    server.getLastState().getTerminated().setMessage("INFO loading weights\n"
+        + "ERROR torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n\n");
+    Condition degraded = assertCondition(compute(ie, observed(ie, 1, 1, 0), List.of(pod)),
+        EndpointStatus.DEGRADED, Condition.TRUE, "ServerCrashLooping");
+    assertContains(degraded.getMessage(), "keeps exiting (exit code 1: ERROR torch.OutOfMemoryError: CUDA out of "
+        + "memory. Tried to allocate 2.00 GiB): see kubectl logs a -c server --previous");
+
+    server.getLastState().getTerminated().setMessage("x".repeat(5000));
+    degraded = assertCondition(compute(ie, observed(ie, 1, 1, 0), List.of(pod)),
+        EndpointStatus.DEGRADED, Condition.TRUE, "ServerCrashLooping");
+    assertContains(degraded.getMessage(), "(exit code 1: " + "x".repeat(EndpointStatus.MAX_LAST_WORDS) + "...)");
+
+    server.getLastState().getTerminated().setMessage(null);
+    degraded = assertCondition(compute(ie, observed(ie, 1, 1, 0), List.of(pod)),
+        EndpointStatus.DEGRADED, Condition.TRUE, "ServerCrashLooping");
+    assertContains(degraded.getMessage(), "keeps exiting (exit code 1): see kubectl logs");
+  }
+
+  /**
+   * The node controller marks the pods of a node that stopped reporting not ready, and only the pod's Ready
+   * condition: its containers' last report (ready) stays.
+   */
+  @Test
+  void aReplicaOnANodeThatStoppedReportingNamesTheNode() {
+    InferenceEndpoint ie = qwen();
+    Pod lost = ready(ie, "a");
+    lost.getStatus().getConditions().stream().filter(c -> "Ready".equals(c.getType())).forEach(c -> {
+      c.setStatus("False");
+      c.setLastTransitionTime(ServingPods.at(900));
+    });
+    InferenceEndpointStatus status = compute(ie, observed(ie, 2, 2, 1), List.of(lost, ready(ie, "b")));
+    Condition ready = assertCondition(status, EndpointStatus.READY, Condition.FALSE, "NodeNotReady");
+    assertContains(ready.getMessage(), "1/2 replicas ready", "pod a on node " + NODE, "stopped reporting",
+        "kubectl describe node " + NODE, ServingPods.at(900));
+    assertCondition(status, EndpointStatus.DEGRADED, Condition.TRUE, "NodeNotReady");
+
+    // The kubelet's own not-ready (a failing readiness probe) is not that: its containers say so too.
+    Pod unready = ready(ie, "a");
+    unready.getStatus().getConditions().stream().filter(c -> c.getType().endsWith("Ready"))
+        .forEach(c -> c.setStatus("False"));
+    unready.getStatus().getContainerStatuses().get(0).setReady(false);
+    status = compute(ie, observed(ie, 2, 2, 1), List.of(unready, ready(ie, "b")));
+    assertCondition(status, EndpointStatus.DEGRADED, Condition.FALSE, "AsExpected");
   }
 
   @Test
