@@ -41,5 +41,5 @@ mvn -B verify -Pe2e "${maven_args[@]}" "$@"
 if ((REAL_NODES == 0)); then
   image/build.sh --check --kubeconfig "$KUBECONFIG"
 fi
-shellcheck e2e/*.sh e2e/lib/*.sh e2e/lib/runc-wrapper e2e/kind/*.sh image/*.sh bench/*.sh bench/lib/*.sh .ci/run
+shellcheck e2e/*.sh e2e/lib/*.sh e2e/lib/runc-wrapper e2e/kind/*.sh image/*.sh image/lib/*.sh bench/*.sh bench/lib/*.sh .ci/run
 echo "test: all green" >&2
