@@ -35,7 +35,6 @@ REGIMES=uncapped,capped
 BOOTSTRAPS=0
 OUT=""
 NS=bench-coldstart
-OP_NS=warmstart-bench
 RELEASE=warmstart-bench
 RUN_TIMEOUT=900
 
@@ -89,7 +88,6 @@ k() { "$CLUSTER" kubectl "$@"; }
 log "cluster: e2e/cluster.sh up --real-nodes 1 (the operator runs on real-0)"
 "$CLUSTER" up --real-nodes 1 >&2
 eval "$("$CLUSTER" env)"
-HELM=$("$ROOT/e2e/tools.sh" --print)/helm
 
 declare -A IMAGE=() MODEL_URI=() IMAGE_BYTES=() MODEL_BYTES=()
 for c in "${CASE_LIST[@]}"; do
@@ -121,26 +119,13 @@ for c in "${CASE_LIST[@]}"; do
 done
 
 # ---------------------------------------------------------------- the operator, as users run it
-log "operator: helm upgrade --install $RELEASE (watching $NS), on a real node"
-k create namespace "$NS" --dry-run=client -o yaml | k apply -f - >/dev/null
-k -n "$NS" create secret generic s3-credentials --dry-run=client -o yaml \
-  --from-literal=AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" --from-literal=AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
-  --from-literal=AWS_ENDPOINT_URL="$S3_ENDPOINT" --from-literal=AWS_REGION=us-east-1 \
-  --from-literal=AWS_S3_FORCE_PATH_STYLE=true | k apply -f - >/dev/null
-# The chart's PriorityClass is cluster-wide: create it only where no release has it yet.
-pc=true
-if k get priorityclass warmstart-warm-pool >/dev/null 2>&1; then pc=false; fi
-"$HELM" upgrade --install "$RELEASE" "$ROOT/charts/warmstart" --namespace "$OP_NS" --create-namespace \
-  --kubeconfig "$KUBECONFIG" --set image.repository="${HELPER_IMAGE%:*}" --set image.digest="$HELPER_IMAGE_DIGEST" \
-  --set replicaCount=1 --set "watchNamespaces={$NS}" --set warmPool.priorityClass.create=$pc \
-  --set-string 'nodeSelector.warmstart\.dev/real-node=true' --set 'tolerations[0].operator=Exists' \
-  --wait --timeout 5m >/dev/null
+"$CLUSTER" install-operator "$RELEASE" "$NS"
 operator_replicas() { # n: scale the operator and wait for it
-  k -n "$OP_NS" scale deployment "$RELEASE" --replicas="$1" >/dev/null
+  k -n "$RELEASE" scale deployment "$RELEASE" --replicas="$1" >/dev/null
   if (($1 == 0)); then
-    k -n "$OP_NS" wait --for=delete pod -l app.kubernetes.io/instance="$RELEASE" --timeout=120s >/dev/null 2>&1 || true
+    k -n "$RELEASE" wait --for=delete pod -l app.kubernetes.io/instance="$RELEASE" --timeout=120s >/dev/null 2>&1 || true
   else
-    k -n "$OP_NS" rollout status deployment "$RELEASE" --timeout=180s >/dev/null
+    k -n "$RELEASE" rollout status deployment "$RELEASE" --timeout=180s >/dev/null
   fi
 }
 

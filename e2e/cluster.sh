@@ -30,6 +30,9 @@
 #        e2e/cluster.sh service stop|start registry|s3  stop or restart a host service (an outage)
 #        e2e/cluster.sh shape NAME MBIT [CONN_MBIT]  shape a real node's download link (htb); 0: off
 #        e2e/cluster.sh ctr NAME ARGS...    Debian's ctr against a real node's containerd (namespace k8s.io)
+#        e2e/cluster.sh install-operator RELEASE NAMESPACE  the chart from the image built here (by
+#                                           digest), one replica on a real node, watching NAMESPACE (made,
+#                                           with the Secret s3-credentials for spec.model.credentialsSecret)
 #        e2e/cluster.sh env                 print shell assignments: KUBECONFIG, REGISTRY, HELPER_IMAGE,
 #                                           SERVER_IMAGE, S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, ...
 # Progress goes to stderr; stdout carries only what was asked for.
@@ -394,6 +397,27 @@ cmd_service() { # stop|start registry|s3
   esac
 }
 
+cmd_install_operator() { # RELEASE NAMESPACE
+  (($# == 2)) || usage
+  BIN=$(bin_dir)
+  require_running
+  local release=$1 ns=$2 pc=true
+  eval "$(print_env)"
+  kctl create namespace "$ns" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  kctl -n "$ns" create secret generic s3-credentials --dry-run=client -o yaml \
+    --from-literal=AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" --from-literal=AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+    --from-literal=AWS_ENDPOINT_URL="$S3_ENDPOINT" --from-literal=AWS_REGION=us-east-1 \
+    --from-literal=AWS_S3_FORCE_PATH_STYLE=true | kctl apply -f - >/dev/null
+  # The chart's PriorityClass is cluster-wide: created only where no release has it yet.
+  if kctl get priorityclass warmstart-warm-pool >/dev/null 2>&1; then pc=false; fi
+  log "helm upgrade --install $release (namespace $release, watching $ns) on a real node"
+  "$BIN/helm" upgrade --install "$release" "$ROOT/charts/warmstart" --namespace "$release" --create-namespace \
+    --kubeconfig "$KUBECONFIG_FILE" --set image.repository="${HELPER_IMAGE%:*}" --set image.digest="$HELPER_IMAGE_DIGEST" \
+    --set replicaCount=1 --set "watchNamespaces={$ns}" --set warmPool.priorityClass.create=$pc \
+    --set-string 'nodeSelector.warmstart\.dev/real-node=true' --set 'tolerations[0].operator=Exists' \
+    --wait --timeout 5m >/dev/null
+}
+
 cmd_shape() { # NAME MBIT [CONN_MBIT]
   (($# >= 2)) || usage
   local i dev
@@ -428,6 +452,7 @@ main() {
     kubelet) cmd_kubelet "$@" ;;
     service) cmd_service "$@" ;;
     shape) cmd_shape "$@" ;;
+    install-operator) cmd_install_operator "$@" ;;
     ctr)
       (($# >= 1)) || usage
       [[ -S $(node_dir "$1")/containerd.sock ]] || die "no real node $1"

@@ -14,7 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=${1:-}
 NS=demo
-OP_NS=warmstart-demo
 RELEASE=warmstart-demo
 LINK_MBIT=${DEMO_LINK_MBIT:-400}
 GPU_DELAY=${DEMO_GPU_DELAY:-10}
@@ -46,19 +45,8 @@ fi
 echo "image $IMAGE; model s3://models/demo-llm/"
 
 step "the operator: helm install from the image built here, on a real node"
-k create namespace "$NS" --dry-run=client -o yaml | k apply -f - >/dev/null
-k -n "$NS" create secret generic s3-credentials --dry-run=client -o yaml \
-  --from-literal=AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" --from-literal=AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
-  --from-literal=AWS_ENDPOINT_URL="$S3_ENDPOINT" --from-literal=AWS_REGION=us-east-1 \
-  --from-literal=AWS_S3_FORCE_PATH_STYLE=true | k apply -f - >/dev/null
-pc=true
-if k get priorityclass warmstart-warm-pool >/dev/null 2>&1; then pc=false; fi
-"$(e2e/tools.sh --print)/helm" upgrade --install "$RELEASE" charts/warmstart --namespace "$OP_NS" --create-namespace \
-  --set image.repository="${HELPER_IMAGE%:*}" --set image.digest="$HELPER_IMAGE_DIGEST" --set replicaCount=1 \
-  --set "watchNamespaces={$NS}" --set warmPool.priorityClass.create=$pc \
-  --set-string 'nodeSelector.warmstart\.dev/real-node=true' --set 'tolerations[0].operator=Exists' \
-  --wait --timeout 5m >/dev/null
-k -n "$OP_NS" get pods -o wide
+e2e/cluster.sh install-operator "$RELEASE" "$NS"
+k -n "$RELEASE" get pods -o wide
 
 DEMO_NODES=()
 cleanup() {
@@ -66,7 +54,7 @@ cleanup() {
   k -n "$NS" delete inferenceendpoints --all --wait=true >/dev/null 2>&1 || true
   local n
   for n in "${DEMO_NODES[@]}"; do e2e/cluster.sh remove-real-node "$n" >/dev/null 2>&1 || true; done
-  "$(e2e/tools.sh --print)/helm" uninstall "$RELEASE" --namespace "$OP_NS" >/dev/null 2>&1 || true
+  "$(e2e/tools.sh --print)/helm" uninstall "$RELEASE" --namespace "$RELEASE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
