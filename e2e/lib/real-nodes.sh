@@ -469,7 +469,8 @@ wait_containerd() { # node pidfile
 # nodes share this machine's filesystem, while a cloud node has a disk of its own (without this, a
 # "cold" node would find the weights another node cached). A mount namespace per node, a slave of
 # the host's (the host's mounts still show in it), persisted at $d/ns/mnt, binds $d/hostpath over
-# /var/lib/warmstart; the node's processes run in it, so the kubelet's volume mounts are containerd's.
+# /var/lib/warmstart (and its own /var/log); the node's processes run in it, so the kubelet's volume
+# mounts are containerd's.
 node_mntns_up() { # node
   local d
   d=$(node_dir "$1")
@@ -481,7 +482,11 @@ node_mntns_up() { # node
     mount --make-private "$d/ns"
   fi
   touch "$d/ns/mnt"
-  unshare --mount="$d/ns/mnt" --propagation slave mount --bind "$d/hostpath" /var/lib/warmstart
+  # /var/log too: each kubelet's container GC removes the pod log directories of pods it does not know,
+  # which on a shared /var/log/pods are the other nodes' (their `kubectl logs` then fail).
+  mkdir -p "$d/log"
+  unshare --mount="$d/ns/mnt" --propagation slave sh -c \
+    "mount --bind '$d/hostpath' /var/lib/warmstart && mount --bind '$d/log' /var/log"
 }
 
 node_mntns_down() { # node: the namespace goes with its last process and this bind

@@ -80,7 +80,7 @@ class FaultsRealNodeE2E {
         RealNodes.kubelet("start", node);
       }
       RealNodes.deleteEndpoint(client, "steady");
-      RealNodes.removeNode(node);
+      RealNodes.removeNodeIfPresent(node);
     }
   }
 
@@ -118,7 +118,7 @@ class FaultsRealNodeE2E {
     } finally {
       RealNodes.service("start", "registry");
       RealNodes.deleteEndpoint(client, "registry-outage");
-      RealNodes.removeNode(node);
+      RealNodes.removeNodeIfPresent(node);
     }
   }
 

@@ -108,7 +108,8 @@ class InferenceEndpointRealNodeE2E {
         () -> (client.resources(ImageCache.class).inNamespace(RealNodes.NAMESPACE).withName("tiny-serving-image")
             .get() == null ? 0 : 1) + client.apps().daemonSets().inNamespace(RealNodes.NAMESPACE).list().getItems()
             .size(), n -> n == 0);
-    assertTrue(client.pods().inNamespace(RealNodes.NAMESPACE).list().getItems().isEmpty());
+    RealNodes.await("its pods gone", Duration.ofMinutes(1),
+        () -> client.pods().inNamespace(RealNodes.NAMESPACE).list().getItems(), List::isEmpty);
   }
 
   /**
@@ -147,7 +148,7 @@ class InferenceEndpointRealNodeE2E {
       assertTrue(RealEndpoint.seconds(warm.getTotal()) < RealEndpoint.seconds(fresh.getTotal()));
     } finally {
       RealNodes.deleteEndpoint(client, "cold");
-      RealNodes.removeNode(node);
+      RealNodes.removeNodeIfPresent(node);
     }
   }
 

@@ -93,8 +93,8 @@ final class RealNodes {
 
   /**
    * Joins one more real GPU node from an empty containerd root (nothing pulled): "a new GPU node". Returns its
-   * name once it is Ready with its GPU advertised. The node carries {@link #ADDED} so that a later run removes
-   * it if this JVM dies before its test does ({@link #removeLeftoverNodes}).
+   * name once it is Ready with its GPU advertised. The node carries {@link #ADDED} (this JVM's pid) so that a
+   * later run removes it if this JVM dies before its test does ({@link #removeLeftoverNodes}).
    */
   static String addNode() {
     return addNode(Map.of());
@@ -106,22 +106,48 @@ final class RealNodes {
         "add-real-node"));
     String out = run(env, command.toArray(String[]::new)).strip();
     String node = out.substring(out.lastIndexOf('\n') + 1);
-    script("kubectl", "label", "node", node, ADDED + "=true", "--overwrite");
+    script("kubectl", "label", "node", node, ADDED + "=" + ProcessHandle.current().pid(), "--overwrite");
     return node;
   }
 
   /** Real nodes that an earlier run added and did not get to remove (a JVM killed mid-test). */
   static void removeLeftoverNodes(KubernetesClient client) {
-    for (Node node : client.nodes().withLabel(ADDED, "true").list().getItems()) {
-      System.out.println("real-node e2e: removing " + node.getMetadata().getName() + ", left by an earlier run");
-      LEFTOVERS.add(node.getMetadata().getName());
-      removeNode(node.getMetadata().getName());
+    for (Node node : client.nodes().withLabel(ADDED).list().getItems()) {
+      String name = node.getMetadata().getName();
+      // The label is the pid of the test JVM that added the node: one still running owns it (this JVM's own
+      // nodes are left over from a class that did not clean up).
+      String owner = node.getMetadata().getLabels().get(ADDED);
+      long self = ProcessHandle.current().pid();
+      if (owner.matches("[0-9]+") && Long.parseLong(owner) != self
+          && ProcessHandle.of(Long.parseLong(owner)).map(ProcessHandle::isAlive).orElse(false)) {
+        continue;
+      }
+      System.out.println("real-node e2e: removing " + name + ", left by an earlier run");
+      LEFTOVERS.add(name);
+      try {
+        removeNode(name);
+      } catch (AssertionError stateGone) {
+        client.nodes().withName(name).delete(); // its processes and state are gone already: only the object left
+      }
     }
   }
 
   /** Stops the node's processes, removes its state and its Node object. */
   static void removeNode(String node) {
     script("remove-real-node", node);
+  }
+
+  /**
+   * For a test's {@code finally}: as {@link #removeNode}, but a node already gone is no error, so that the
+   * failure that got the test here is the one reported.
+   */
+  static void removeNodeIfPresent(String node) {
+    try {
+      removeNode(node);
+    } catch (AssertionError gone) {
+      System.out.println("real-node e2e: removing " + node + ": " + gone.getMessage().lines().reduce((a, b) -> b)
+          .orElse(""));
+    }
   }
 
   /** {@code stop} or {@code start} a node's kubelet (start waits until the node is Ready again). */

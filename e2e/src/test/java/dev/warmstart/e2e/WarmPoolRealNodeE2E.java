@@ -119,7 +119,7 @@ class WarmPoolRealNodeE2E {
       RealNodes.deleteEndpoint(client, "warm");
       RealNodes.await("placeholders gone", Duration.ofMinutes(1), WarmPoolRealNodeE2E::placeholders, List::isEmpty);
       if (coldNode != null) {
-        RealNodes.removeNode(coldNode);
+        RealNodes.removeNodeIfPresent(coldNode);
       }
       RealNodes.nodes().forEach(n -> RealNodes.deleteOnNode(n, cachePath));
     }
