@@ -208,6 +208,7 @@ final class RealNodes {
     if (operatorInstalled) {
       return;
     }
+    ensurePriorityClass(client);
     Path root = Cluster.repoRoot();
     String helm = Path.of(run(root.resolve("e2e/tools.sh").toString(), "--print").strip(), "helm").toString();
     String helper = get("HELPER_IMAGE");
@@ -218,7 +219,7 @@ final class RealNodes {
         "--set", "image.digest=" + get("HELPER_IMAGE_DIGEST"),
         "--set", "replicaCount=1",
         "--set", "watchNamespaces={" + NAMESPACE + "}",
-        // The PriorityClass is cluster-wide: the suite's main release (e2e/chart.sh) has it.
+        // The PriorityClass is cluster-wide: the suite's main release (e2e/chart.sh) has it (ensurePriorityClass).
         "--set", "warmPool.priorityClass.create=false",
         "--set-string", "nodeSelector.warmstart\\.dev/real-node=true",
         "--set", "tolerations[0].operator=Exists",
@@ -405,6 +406,27 @@ final class RealNodes {
     return List.of(
         new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists").withEffect("NoSchedule").build(),
         new TolerationBuilder().withKey(LABEL).withOperator("Exists").withEffect("NoSchedule").build());
+  }
+
+  /**
+   * The placeholders' PriorityClass, as the chart makes it, when no release has made it yet (a class run on its
+   * own on a fresh cluster): marked as the suite's main release's (e2e/chart.sh, release warmstart), which adopts
+   * it when it is installed later, instead of failing on an object another release owns.
+   */
+  private static void ensurePriorityClass(KubernetesClient client) {
+    if (client.scheduling().v1().priorityClasses().withName("warmstart-warm-pool").get() != null) {
+      return;
+    }
+    client.resource(new io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder()
+        .withNewMetadata().withName("warmstart-warm-pool")
+          .addToLabels("app.kubernetes.io/managed-by", "Helm")
+          .addToAnnotations("meta.helm.sh/release-name", "warmstart")
+          .addToAnnotations("meta.helm.sh/release-namespace", "warmstart")
+        .endMetadata()
+        .withValue(-10).withGlobalDefault(false).withPreemptionPolicy("Never")
+        .withDescription("warmstart warm-pool placeholders: below every workload, so any pod that needs their GPU "
+            + "preempts them; they never preempt anything.")
+        .build()).create();
   }
 
   /** The node's InternalIP (its end of the veth pair). */
