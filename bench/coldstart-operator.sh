@@ -153,7 +153,7 @@ kind: InferenceEndpoint
 metadata: {name: $1, namespace: $NS}
 spec:
   image: ${IMAGE[$2]}
-  args: [${MODEL_URI[$2]:+/models/m}${MODEL_URI[$2]:-/app}]
+  args: [$([[ -n ${MODEL_URI[$2]:-} ]] && echo /models/m || echo /app)]
   port: 8000
   nodeSelector: {warmstart.dev/bench-run: "$3"}
   tolerations: $tolerations
