@@ -242,12 +242,16 @@ PY
       [[ $last == *"$pod"* ]] && break
       sleep 0.5
     done
-    read -r OP_SECONDS OP_NOTE < <(python3 -c '
+    read -r OP_SECONDS OP_NOTE < <(python3 - "$last" <<'PY'
 import json, sys
 p = json.loads(sys.argv[1] or "{}")
-s = lambda k: float(p.get(k, "0s").rstrip("s") or 0)
-print(f"{s(\"gateWait\") + s(\"modelDownload\") + s(\"imagePull\") + s(\"serverStart\"):.0f}",
-      f"gate={p.get(\"gateWait\")},download={p.get(\"modelDownload\")},pull={p.get(\"imagePull\")},server={p.get(\"serverStart\")}")' "$last")
+def s(k):
+    return float(p.get(k, "0s").rstrip("s") or 0)
+total = s("gateWait") + s("modelDownload") + s("imagePull") + s("serverStart")
+print("%.0f" % total, "gate={},download={},pull={},server={}".format(
+    p.get("gateWait"), p.get("modelDownload"), p.get("imagePull"), p.get("serverStart")))
+PY
+)
   fi
   log "$(printf '%-8s boot %3s s  %-9s %-9s round %d  %7.2f s  (API: node created -> Ready %s s; operator: %s s %s) on %s' \
     "$regime" "$bref" "$c" "$s" "$r" "$RUN_SECONDS" "$API_SECONDS" "$OP_SECONDS" "$OP_NOTE" "$node")"
