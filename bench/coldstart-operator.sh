@@ -135,7 +135,9 @@ cleanup() {
   local rc=$? n
   trap - EXIT
   k -n "$NS" delete inferenceendpoints,deployments --all --wait=false >/dev/null 2>&1 || true
-  for n in "${BENCH_NODES[@]}"; do "$CLUSTER" remove-real-node "$n" >/dev/null 2>&1 || true; done
+  for n in "${BENCH_NODES[@]}"; do
+    if [[ -n $n ]]; then "$CLUSTER" remove-real-node "$n" >/dev/null 2>&1 || true; fi
+  done
   operator_replicas 1 2>/dev/null || true
   exit "$rc"
 }
@@ -263,7 +265,7 @@ PY
   fi
   k -n "$NS" wait --for=delete pod -l "$sel" --timeout=120s >/dev/null 2>&1 || true
   "$CLUSTER" remove-real-node "$node" >/dev/null
-  BENCH_NODES=("${BENCH_NODES[@]/$node/}")
+  BENCH_NODES=()
   [[ $s != default ]] || operator_replicas 1
 }
 

@@ -360,7 +360,9 @@ cmd_remove_real_node() {
   (($# == 1)) || usage
   BIN=$(bin_dir)
   take_lock
-  [[ -d $(node_dir "$1") ]] || ip netns list | grep -q "^$(node_netns "$1")\b" || die "no real node $1"
+  # The name is checked before anything is derived from it: an empty one would name every node's state.
+  [[ $1 =~ ^${REAL_PREFIX}[0-9]+$ ]] || die "a real node is named ${REAL_PREFIX}N, not '$1'"
+  [[ -d $(node_dir "$1") ]] || ip netns list 2>/dev/null | grep -q "^$(node_netns "$1")\b" || die "no real node $1"
   log "removing real node $1"
   real_node_down "$1" delete-node-object
 }

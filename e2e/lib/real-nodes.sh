@@ -437,7 +437,7 @@ node_net_up() { # node
   local n=$1 i netns
   i=$(node_index "$n")
   netns=$(node_netns "$n")
-  if ! ip netns list | grep -q "^$netns\b"; then
+  if ! ip netns list 2>/dev/null | grep -q "^$netns\b"; then
     shaped_link_netns "$netns" "wsr${i}h" "wsr${i}n" "10.213.$i.1" "10.213.$i.2"
   fi
   # A shaped link from the first byte (bench/coldstart.sh --operator): env REAL_LINK_MBIT, and
@@ -565,6 +565,7 @@ real_node_up() { # node
 # Node object unless asked (`down` deletes the cluster anyway).
 real_node_down() { # node [delete-node-object]
   local n=$1 d i netns
+  [[ $n =~ ^${REAL_PREFIX}[0-9]+$ ]] || die "not a real node's name: '$n'"
   d=$(node_dir "$n")
   i=$(node_index "$n")
   netns=$(node_netns "$n")
