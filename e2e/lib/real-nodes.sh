@@ -601,6 +601,9 @@ real_node_down() { # node [delete-node-object]
 real_down_all() {
   local n
   for n in $(real_nodes); do real_node_down "$n"; done
+  # Processes of nodes whose state went before them (pid files lost): found by the paths they run with.
+  pkill -9 -f -- "--config $REAL_DIR/" 2>/dev/null || true
+  pkill -9 -f -- "-address $REAL_DIR/" 2>/dev/null || true
   # Pod namespaces whose node went away before they could be matched above.
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ {print $1}'); do
