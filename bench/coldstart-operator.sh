@@ -247,8 +247,10 @@ PY
     read -r OP_SECONDS OP_NOTE < <(python3 - "$last" <<'PY'
 import json, sys
 p = json.loads(sys.argv[1] or "{}")
-def s(k):
-    return float(p.get(k, "0s").rstrip("s") or 0)
+def s(k):  # the status's durations: 7s, 2m12s, 1h0m3s
+    import re
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)([hms])", p.get(k) or "0s"))
 total = s("gateWait") + s("modelDownload") + s("imagePull") + s("serverStart")
 print("%.0f" % total, "gate={},download={},pull={},server={}".format(
     p.get("gateWait"), p.get("modelDownload"), p.get("imagePull"), p.get("serverStart")))
