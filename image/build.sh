@@ -174,6 +174,12 @@ run_operator() { # rootfs
   kubectl_bin=$(e2e/tools.sh --print)/kubectl
   "$kubectl_bin" --kubeconfig "$SMOKE_KUBECONFIG" config view --raw --flatten >"$root/tmp/kubeconfig"
   chmod 0644 "$root/tmp/kubeconfig"
+  # A freshly made cluster has no CRDs yet (the chart installs them later): the operator's informers
+  # would get 404 and never become ready.
+  "$kubectl_bin" --kubeconfig "$SMOKE_KUBECONFIG" apply --server-side --force-conflicts \
+    --field-manager=warmstart-image-smoke -f charts/warmstart/crds/ >/dev/null
+  "$kubectl_bin" --kubeconfig "$SMOKE_KUBECONFIG" wait --for=condition=Established --timeout=60s \
+    -f charts/warmstart/crds/ >/dev/null
   # unshare itself in the background, so that $! is its pid and the JVM is its only child.
   KUBECONFIG=/tmp/kubeconfig unshare --mount --pid --fork --mount-proc="$root/proc" \
     chroot --userspec=65532:65532 "$root" /opt/java/bin/java -jar /app/warmstart.jar operator \
