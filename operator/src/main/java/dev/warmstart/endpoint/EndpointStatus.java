@@ -186,7 +186,7 @@ public final class EndpointStatus {
         String path = ie.getSpec().getHealthPath() == null ? "/health" : ie.getSpec().getHealthPath();
         return Optional.of(new Problem("HealthCheckFailing", "the server in pod " + pod.getMetadata().getName()
             + " runs since " + server.get().getState().getRunning().getStartedAt() + " but answers GET " + path
-            + " on port " + EndpointModel.port(ie) + " with " + answer.status() + ", so its startup probe cannot pass:"
+            + " on port " + EndpointModel.port(ie) + " with " + answer.status() + ", so its readiness probe cannot pass:"
             + " set spec.healthPath to the path where the server says it is ready (vLLM and TGI: /health, Triton:"
             + " /v2/health/ready)"));
       }

@@ -19,14 +19,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 
 /**
- * Asks a starting server for its health path, as the kubelet's startup probe does, once it has run for
- * {@link #AFTER} without passing. The kubelet keeps its probes' answers to itself (events only), and it goes on
- * probing for the whole 30-minute startup budget: a server answering 404 there will never pass (spec.healthPath
- * names a path it does not serve), which only its answer tells apart from a model still loading (no answer,
- * or 503).
+ * Asks a server that is not ready for its health path, as the kubelet's readiness probe does, once it has run
+ * for {@link #AFTER}. The kubelet keeps its probes' answers to itself (events only), and it goes on probing for
+ * the whole 30-minute startup budget: a server answering 404 there will never pass (spec.healthPath names a
+ * path it does not serve), which only its answer tells apart from a model still loading (no answer, or 503).
  */
 public class HealthChecks {
-  /** Servers that run this long without passing their startup probe are asked; a quick start never is. */
+  /** Servers that run this long without being ready are asked; a quick start never is. */
   static final Duration AFTER = Duration.ofSeconds(10);
   /** How often a reconciliation looks again while a server is starting: nothing else happens meanwhile. */
   static final Duration RECHECK = Duration.ofSeconds(10);
@@ -77,7 +76,7 @@ public class HealthChecks {
     return answers;
   }
 
-  /** Serving pods whose server runs, has not passed its startup probe, and started {@link #AFTER} ago or more. */
+  /** Serving pods whose server runs, is not ready, and started {@link #AFTER} ago or more. */
   static List<Pod> startingLong(List<Pod> pods, Instant now) {
     return pods.stream()
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null
@@ -88,16 +87,16 @@ public class HealthChecks {
         .toList();
   }
 
-  /** Whether a server runs without having passed its startup probe yet: then only time brings news. */
+  /** Whether a server runs without being ready yet: then only time brings news. */
   static boolean anyStarting(List<Pod> pods) {
     return pods.stream().anyMatch(p -> p.getMetadata().getDeletionTimestamp() == null && startedAt(p).isPresent());
   }
 
-  /** When the server's container started, if it runs and has not passed its startup probe. */
+  /** When the server's container started, if it runs and is not ready. */
   private static Optional<Instant> startedAt(Pod pod) {
     return ColdStarts.status(pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses(),
             Labels.CONTAINER_SERVER)
-        .filter(s -> !Boolean.TRUE.equals(s.getStarted()))
+        .filter(s -> !Boolean.TRUE.equals(s.getReady()))
         .map(ContainerStatus::getState)
         .map(state -> state.getRunning() == null ? null : state.getRunning().getStartedAt())
         .map(Instant::parse);

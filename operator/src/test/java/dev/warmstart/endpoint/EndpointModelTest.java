@@ -451,14 +451,15 @@ class EndpointModelTest {
     String portName = server.getPorts().get(0).getName();
     assertNotNull(portName, "the port is named");
     assertEquals(8080, server.getPorts().get(0).getContainerPort());
-    for (Probe probe : List.of(server.getReadinessProbe(), server.getStartupProbe())) {
+    for (Probe probe : List.of(server.getReadinessProbe(), server.getLivenessProbe())) {
       assertNotNull(probe);
       assertEquals("/v2/health/ready", probe.getHttpGet().getPath());
       assertEquals(new IntOrString(portName), probe.getHttpGet().getPort());
     }
-    assertTrue(server.getStartupProbe().getPeriodSeconds() * server.getStartupProbe().getFailureThreshold() >= 1800,
-        "weights of large models load for many minutes: a 30-minute startup budget");
-    assertEquals(1, server.getStartupProbe().getPeriodSeconds(), "a server is seen ready within a second of answering");
+    assertNull(server.getStartupProbe(), "the readiness probe runs from the start: a startup probe delays it");
+    assertEquals(1, server.getReadinessProbe().getPeriodSeconds(), "a server is seen ready within a second of answering");
+    assertTrue(server.getLivenessProbe().getInitialDelaySeconds() >= 1800,
+        "weights of large models load for many minutes: a 30-minute startup budget before any restart");
 
     Service service = EndpointModel.service(ie);
     assertEquals(8080, service.getSpec().getPorts().get(0).getPort());
@@ -472,7 +473,7 @@ class EndpointModelTest {
     ie.getSpec().setPort(null);
     Container server = server(podSpec(ie));
     assertEquals("/health", server.getReadinessProbe().getHttpGet().getPath());
-    assertEquals("/health", server.getStartupProbe().getHttpGet().getPath());
+    assertEquals("/health", server.getLivenessProbe().getHttpGet().getPath());
     assertEquals(8000, server.getPorts().get(0).getContainerPort());
     assertEquals("http://qwen3-8b.ml.svc:8000", EndpointModel.url(ie));
   }

@@ -22,12 +22,14 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Asking a server that is slow to pass its startup probe what its health path answers. */
+/** Asking a server that is slow to become ready what its health path answers. */
 class HealthChecksTest {
-  /** The server of {@code name} started at T0 + 205 s and has not passed its startup probe. */
+  /**
+   * The server of {@code name} started at T0 + 205 s and is not ready (started, as the kubelet says of a
+   * running container that has no startup probe).
+   */
   static Pod starting(InferenceEndpoint ie, String name, String ip) {
     Pod pod = new ServingPods.Life(name).ready(null).pod(ie);
-    pod.getStatus().getContainerStatuses().get(0).setStarted(false);
     return new PodBuilder(pod).editStatus().withPodIP(ip).endStatus().build();
   }
 
