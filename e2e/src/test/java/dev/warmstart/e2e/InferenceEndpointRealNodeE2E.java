@@ -235,8 +235,11 @@ class InferenceEndpointRealNodeE2E {
    * </ul>
    * The kubelet probes a container once a relist of the runtime (every second) has shown it running, at the
    * probe's next tick (1 s): about 0.8 s from answering to Ready here (1.7 s with a startup probe, which adds a
-   * relist before the first readiness probe; up to 11 s with the former 10 s period). Asserted: the median
-   * server-start phase under 1.5 s (so 1 s), and a median of at most 1.5 s from answering to Ready as the test sees it.
+   * relist before the first readiness probe; up to 11 s with the former 10 s period). The phase in status also
+   * holds the server's own start (0.3 s on a quiet machine, over a second on a busy one) and reads whole seconds:
+   * median 1 s here when quiet, 2 s under load. Asserted with room for a busy machine, and still failed by a
+   * startup probe in front or a longer period: a median of at most 1.2 s from answering to Ready as the test sees
+   * it, and a median server-start phase of at most 2 s.
    */
   @Test
   void aServerThatAnswersAtOnceIsSeenReadyWithinASecond() {
@@ -281,9 +284,9 @@ class InferenceEndpointRealNodeE2E {
           + detection.stream().map(d -> String.format("%.2f", d)).toList() + ", median "
           + String.format("%.2f", medianDetection));
       assertEquals(5, serverStarts.size());
-      assertTrue(RealEndpoint.seconds(coldStart.getMedian().getServerStart()) < 1.5,
+      assertTrue(RealEndpoint.seconds(coldStart.getMedian().getServerStart()) <= 2,
           "median server start " + coldStart.getMedian().getServerStart() + " of " + serverStarts);
-      assertTrue(medianDetection <= 1.5, "median time from answering to Ready: " + detection);
+      assertTrue(medianDetection <= 1.2, "median time from answering to Ready: " + detection);
     } finally {
       RealNodes.deleteEndpoint(client, "quick");
     }
