@@ -12,6 +12,7 @@ import static dev.warmstart.gate.TestPods.withContainer;
 import static dev.warmstart.gate.TestPods.withInit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.gate.GateDecider.Answer;
@@ -24,6 +25,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -287,6 +289,18 @@ class GateDeciderTest {
     CompletableFuture<Answer> late = ask("p", GateKind.MODEL, A_WHILE);
     scheduler.advance(A_WHILE);
     assertEquals(A_WHILE, answered(late).waited(), "the sweep forgot it");
+  }
+
+  @Test
+  void aClosedDeciderTakesNoRequestAndIgnoresPodChanges() {
+    pods.put(cache("c", NODE, IMAGE)).put(serving("p", NODE, IMAGE, true));
+    CompletableFuture<Answer> held = ask("p", GateKind.MODEL, LONG_POLL);
+    decider.close();
+    assertThrows(RejectedExecutionException.class, () -> ask("p", GateKind.MODEL, LONG_POLL),
+        "the HTTP face answers 503 ShuttingDown");
+    pods.put(cacheRunning(cache("c", NODE, IMAGE)));
+    scheduler.advance(LONG_POLL);
+    assertPending(held);
   }
 
   @Test
