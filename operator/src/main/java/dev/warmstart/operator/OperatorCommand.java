@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import dev.warmstart.gate.GateServer;
+import dev.warmstart.gate.GateSettings;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
@@ -142,7 +143,7 @@ public class OperatorCommand implements Callable<Integer> {
     GateServer gate = null;
     if (helpers.gateEnabled()) {
       gate = GateServer.forCluster(client, watchedNamespaces().orElse(Set.of()), new InetSocketAddress(gatePort),
-          leader::get, registry, clock, GateServer.Settings.DEFAULTS.withMaxPerNode(gateMaxTransfersPerNode));
+          leader::get, registry, clock, GateSettings.DEFAULTS.withMaxPerNode(gateMaxTransfersPerNode));
       gate.start();
     }
     operator.start();

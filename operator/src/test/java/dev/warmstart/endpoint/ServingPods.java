@@ -42,9 +42,9 @@ final class ServingPods {
     }
   }
 
-  /** A fresh copy of in-qwen3-8b.yaml each time, so that tests may change it. */
+  /** A fresh copy of the qwen3-8b scenario's endpoint.yaml each time, so that tests may change it. */
   static InferenceEndpoint qwen() {
-    return load("in-qwen3-8b.yaml", InferenceEndpoint.class);
+    return load("golden/qwen3-8b/endpoint.yaml", InferenceEndpoint.class);
   }
 
   static String at(long secondsAfterT0) {
