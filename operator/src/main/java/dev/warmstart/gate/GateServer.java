@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.warmstart.api.v1alpha1.Durations;
 import dev.warmstart.gate.GatePolicy.Decision;
 import dev.warmstart.gate.GatePolicy.Request;
+import dev.warmstart.kube.HelperContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.Counter;
@@ -61,12 +62,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class GateServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GateServer.class);
-  public static final String PATH = "/v1/gate";
-  /**
-   * {@code GET /v1/pods?node=} lists the UIDs of the warmstart pods on a node, and the namespaces watched:
-   * fetch-model clears the node cache's directories of pods that are gone by it (PodDirectories).
-   */
-  public static final String PODS_PATH = "/v1/pods";
   private static final String DENIED = "deny";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration SWEEP = Duration.ofMinutes(1);
@@ -191,8 +186,8 @@ public final class GateServer implements AutoCloseable {
     decider = Executors.newSingleThreadScheduledExecutor(daemon("transfer-gate"));
     io = Executors.newFixedThreadPool(4, daemon("transfer-gate-http"));
     server = HttpServer.create(address, 64);
-    server.createContext(PATH, this::handle);
-    server.createContext(PODS_PATH, this::handlePods);
+    server.createContext(HelperContract.GATE_PATH, this::handle);
+    server.createContext(HelperContract.PODS_PATH, this::handlePods);
     server.setExecutor(io);
     server.start();
     pods.onNodeChange(this::nodeChanged);
@@ -229,7 +224,8 @@ public final class GateServer implements AutoCloseable {
       }
       Map<String, String> q = query(exchange.getRequestURI().getRawQuery());
       List<String> missing = new ArrayList<>();
-      for (String name : List.of("namespace", "pod", "uid", "node", "kind")) {
+      for (String name : List.of(HelperContract.GATE_QUERY_NAMESPACE, HelperContract.GATE_QUERY_POD,
+          HelperContract.GATE_QUERY_UID, HelperContract.GATE_QUERY_NODE, HelperContract.GATE_QUERY_KIND)) {
         if (q.getOrDefault(name, "").isBlank()) {
           missing.add(name);
         }
@@ -241,9 +237,9 @@ public final class GateServer implements AutoCloseable {
       GateKind kind;
       Duration wait = settings.longPoll();
       try {
-        kind = GateKind.parse(q.get("kind"));
-        if (q.containsKey("wait")) {
-          Duration asked = Durations.parse(q.get("wait"));
+        kind = GateKind.parse(q.get(HelperContract.GATE_QUERY_KIND));
+        if (q.containsKey(HelperContract.GATE_QUERY_WAIT)) {
+          Duration asked = Durations.parse(q.get(HelperContract.GATE_QUERY_WAIT));
           wait = asked.compareTo(wait) < 0 ? asked : wait;
         }
       } catch (IllegalArgumentException e) {
@@ -253,7 +249,9 @@ public final class GateServer implements AutoCloseable {
       if (refusedUnlessServing(exchange)) {
         return;
       }
-      Waiter waiter = new Waiter(exchange, kind, q.get("namespace"), q.get("pod"), q.get("uid"), q.get("node"), wait);
+      Waiter waiter = new Waiter(exchange, kind, q.get(HelperContract.GATE_QUERY_NAMESPACE),
+          q.get(HelperContract.GATE_QUERY_POD), q.get(HelperContract.GATE_QUERY_UID),
+          q.get(HelperContract.GATE_QUERY_NODE), wait);
       try {
         decider.execute(guarded(() -> admit(waiter)));
       } catch (RejectedExecutionException e) {
@@ -271,7 +269,7 @@ public final class GateServer implements AutoCloseable {
         write(exchange, 405, body(null, "MethodNotAllowed", "use GET", null));
         return;
       }
-      String node = query(exchange.getRequestURI().getRawQuery()).getOrDefault("node", "");
+      String node = query(exchange.getRequestURI().getRawQuery()).getOrDefault(HelperContract.PODS_QUERY_NODE, "");
       if (node.isBlank()) {
         write(exchange, 400, body(null, "BadRequest", "missing parameter(s): node", null));
         return;

@@ -19,10 +19,11 @@ import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.model.cache.CacheKey;
 import dev.warmstart.model.cache.ModelCache;
-import dev.warmstart.model.cache.PodDirectories;
 import dev.warmstart.model.cache.Origin;
+import dev.warmstart.model.cache.PodDirectories;
 import dev.warmstart.model.cache.Sizes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -35,7 +36,7 @@ import picocli.CommandLine.Spec;
  * cold-start accounting. Credentials come only from the environment and are never logged.
  */
 @Command(
-        name = "fetch-model",
+        name = HelperContract.COMMAND_FETCH_MODEL,
         mixinStandardHelpOptions = true,
         description = {
             "Download model weights into a directory, each file written to a temporary name, fsynced, checked"
@@ -82,19 +83,19 @@ public final class FetchModelCommand implements Callable<Integer> {
     String hfEndpoint;
 
     // ---- node-local cache (dev.warmstart.model.cache) ----
-    @Option(names = "--cache-dir", paramLabel = "DIR",
+    @Option(names = HelperContract.FETCH_OPTION_CACHE_DIR, paramLabel = "DIR",
             description = "Node-local cache shared by the pods on the node (a hostPath): each model is downloaded"
                     + " into it once per node, under a lock, then hard-linked or copied into the target; least"
                     + " recently used models not in use are evicted. If it is not usable, fetch-model downloads"
                     + " without it. Default: env MODEL_CACHE_DIR; no cache when unset.")
     Path cacheDir;
 
-    @Option(names = "--cache-max-size", paramLabel = "SIZE",
+    @Option(names = HelperContract.FETCH_OPTION_CACHE_MAX_SIZE, paramLabel = "SIZE",
             description = "Size limit of the cache: bytes, or a quantity like 500Gi. Default: env"
                     + " MODEL_CACHE_MAX_SIZE, else 500Gi.")
     String cacheMaxSize;
 
-    @Option(names = "--cache-pods-url", paramLabel = "URL",
+    @Option(names = HelperContract.FETCH_OPTION_CACHE_PODS_URL, paramLabel = "URL",
             description = "The operator's list of its pods on this node (the gate's /v1/pods?node=NODE): when the"
                     + " target is a pod directory of the cache (DIR/pods/NAMESPACE/POD_UID), the directories of"
                     + " pods that are gone are removed after the fetch. Default: env MODEL_CACHE_PODS_URL; no"
@@ -171,17 +172,17 @@ public final class FetchModelCommand implements Callable<Integer> {
             termination = null; // not in a pod: do not create a file under /dev
         }
         try {
-            String source = firstNonBlank(uri, env.get("MODEL_URI"));
+            String source = firstNonBlank(uri, env.get(HelperContract.ENV_MODEL_URI));
             if (source == null) {
                 throw FetchException.fatal("no model URI: set --uri or MODEL_URI");
             }
-            Path target = to != null ? to : pathOrNull(env.get("MODEL_PATH"));
+            Path target = to != null ? to : pathOrNull(env.get(HelperContract.ENV_MODEL_PATH));
             if (target == null) {
                 throw FetchException.fatal("no target directory: set --to or MODEL_PATH");
             }
             try (ModelSource model = open(source.strip(), log)) {
                 log.info("fetching %s into %s", model.displayUri(), target);
-                Path cache = cacheDir != null ? cacheDir : pathOrNull(env.get("MODEL_CACHE_DIR"));
+                Path cache = cacheDir != null ? cacheDir : pathOrNull(env.get(HelperContract.ENV_MODEL_CACHE_DIR));
                 String json;
                 if (cache != null) {
                     json = fetchThroughCache(cache, model, source.strip(), target, log);
@@ -206,7 +207,7 @@ public final class FetchModelCommand implements Callable<Integer> {
 
     /** Removes the cache's directories of pods the operator says are gone (see {@link PodDirectories}). */
     private void clearGonePods(Path cache, Path target, Log log) {
-        String url = firstNonBlank(cachePodsUrl, env.get("MODEL_CACHE_PODS_URL"));
+        String url = firstNonBlank(cachePodsUrl, env.get(HelperContract.ENV_MODEL_CACHE_PODS_URL));
         PodDirectories dirs = new PodDirectories(cache, log::info);
         if (url == null || !dirs.contains(target)) {
             return;
@@ -264,7 +265,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             throws IOException {
         long maxBytes;
         try {
-            maxBytes = Sizes.parse(firstNonBlank(cacheMaxSize, env.get("MODEL_CACHE_MAX_SIZE"), "500Gi"));
+            maxBytes = Sizes.parse(firstNonBlank(cacheMaxSize, env.get(HelperContract.ENV_MODEL_CACHE_MAX_SIZE), "500Gi"));
         } catch (IllegalArgumentException e) {
             log.info("node cache: --cache-max-size: %s; downloading without the cache", e.getMessage());
             maxBytes = 0;

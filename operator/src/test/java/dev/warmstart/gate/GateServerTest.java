@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -141,7 +141,7 @@ class GateServerTest {
 
     CompletableFuture<Answer> p2 = ask(server, "p2", GateKind.MODEL, LONG_POLL);
     assertPending(p2);
-    pods.put(withInit(withInit(p1, Labels.CONTAINER_GATE, terminated(0)), Labels.CONTAINER_FETCH_MODEL, running()));
+    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, running()));
     assertPending(p2);
     Answer meanwhile = ask(server, "p2", GateKind.MODEL, "200ms").get(5, TimeUnit.SECONDS);
     assertEquals(GatePolicy.TRANSFER_RUNNING, meanwhile.reason, meanwhile.toString());
@@ -149,7 +149,7 @@ class GateServerTest {
 
     CompletableFuture<Answer> again = ask(server, "p2", GateKind.MODEL, LONG_POLL);
     assertPending(again);
-    pods.put(withInit(withInit(p1, Labels.CONTAINER_GATE, terminated(0)), Labels.CONTAINER_FETCH_MODEL, terminated(0)));
+    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, terminated(0)));
     Answer a = again.get(3, TimeUnit.SECONDS);
     assertEquals("go", a.decision, a.toString());
     assertTrue(a.millis < 3000, a.toString());
@@ -183,10 +183,10 @@ class GateServerTest {
 
   @Test
   void prePullWaitsBehindDownloadUnlessWaitingServingPodNeedsItsImage() throws Exception {
-    Pod p1 = withInit(withInit(serving("p1", NODE, OTHER, false), Labels.CONTAINER_GATE, terminated(0)),
-        Labels.CONTAINER_FETCH_MODEL, running());
-    Pod c = withInit(withInit(cache("c", NODE, IMAGE), Labels.CONTAINER_INSTALL_PAUSE, terminated(0)),
-        Labels.CONTAINER_GATE, running());
+    Pod p1 = withInit(withInit(serving("p1", NODE, OTHER, false), HelperContract.CONTAINER_GATE, terminated(0)),
+        HelperContract.CONTAINER_FETCH_MODEL, running());
+    Pod c = withInit(withInit(cache("c", NODE, IMAGE), HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)),
+        HelperContract.CONTAINER_GATE, running());
     pods.put(p1).put(c);
     CompletableFuture<Answer> prePull = ask(server, "c", GateKind.PREPULL, LONG_POLL);
     assertPending(prePull);
@@ -201,7 +201,7 @@ class GateServerTest {
     // The image arrives, but p1's download still runs: p2 waits for that, then goes.
     pods.put(cacheRunning(c));
     assertPending(p2);
-    pods.put(withInit(p1, Labels.CONTAINER_FETCH_MODEL, terminated(0)));
+    pods.put(withInit(p1, HelperContract.CONTAINER_FETCH_MODEL, terminated(0)));
     Answer go = p2.get(3, TimeUnit.SECONDS);
     assertEquals("go", go.decision, go.toString());
     assertEquals(GatePolicy.IMAGE_CACHED, go.reason);
@@ -257,7 +257,7 @@ class GateServerTest {
     assertEquals(503, notLeader.code);
     assertEquals("NotLeader", notLeader.reason);
     HttpResponse<String> raw = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
+        + HelperContract.GATE_PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals("close", raw.headers().firstValue("Connection").orElse(""),
         "a retry through a Service must be free to reach another replica");
 
@@ -273,7 +273,7 @@ class GateServerTest {
     pods.put(serving("p1", NODE, IMAGE, true)).put(serving("p2", NODE, IMAGE, true))
         .put(serving("elsewhere", "node-2", IMAGE, true));
     HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     var json = JSON.readTree(r.body());
     assertEquals(List.of(uid("p1"), uid("p2")), JSON.convertValue(json.get("uids"), List.class));
@@ -282,14 +282,14 @@ class GateServerTest {
     // A view that may miss live pods must not answer: their directories would be deleted.
     pods.ready = false;
     assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
     pods.ready = true;
     leader.set(false);
     assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
     leader.set(true);
     assertEquals(400, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
   }
 
   @Test
@@ -338,7 +338,7 @@ class GateServerTest {
   static CompletableFuture<Answer> get(GateServer server, String query) {
     long start = System.nanoTime();
     HttpRequest request = HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + server.port() + GateServer.PATH + "?" + query)).build();
+        URI.create("http://127.0.0.1:" + server.port() + HelperContract.GATE_PATH + "?" + query)).build();
     return HTTP.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
       try {
         JsonNode body = JSON.readTree(r.body());

@@ -1,5 +1,6 @@
 package dev.warmstart.model.cache;
 
+import dev.warmstart.kube.HelperContract;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -23,7 +24,6 @@ import java.util.regex.Pattern;
  * (a pod just created may not be in the operator's view yet).
  */
 public final class PodDirectories {
-    public static final String DIR = "pods";
     /** Kubernetes UIDs and namespace names: nothing else is ever a pod directory here. */
     private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final Pattern NAMESPACE = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -46,7 +46,7 @@ public final class PodDirectories {
 
     /** @param cacheDir the node cache's directory (the hostPath as mounted) */
     public PodDirectories(Path cacheDir, CacheLog log) {
-        this.root = cacheDir.toAbsolutePath().normalize().resolve(DIR);
+        this.root = cacheDir.toAbsolutePath().normalize().resolve(HelperContract.CACHE_POD_DIRECTORIES);
         this.log = log;
     }
 

@@ -1,7 +1,5 @@
-package dev.warmstart.operator;
+package dev.warmstart.kube;
 
-import dev.warmstart.kube.DownwardApi;
-import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -44,10 +42,10 @@ public record HelperSettings(String image, String gateUrl) {
    */
   public Container installPauseContainer(SecurityContext securityContext) {
     return new ContainerBuilder()
-        .withName(Labels.CONTAINER_INSTALL_PAUSE)
+        .withName(HelperContract.CONTAINER_INSTALL_PAUSE)
         .withImage(image)
         .withImagePullPolicy("IfNotPresent")
-        .withArgs(Labels.CONTAINER_INSTALL_PAUSE, PAUSE)
+        .withArgs(HelperContract.COMMAND_INSTALL_PAUSE, PAUSE)
         // Keep the JVM small: it only writes a few hundred bytes.
         .addNewEnv().withName("JAVA_TOOL_OPTIONS").withValue(JVM_OPTIONS + " -Xmx24m").endEnv()
         .withResources(new ResourceRequirementsBuilder()
@@ -67,15 +65,16 @@ public record HelperSettings(String image, String gateUrl) {
   }
 
   /**
-   * The {@code gate} init container, the same in serving pods ({@code kind} model) and cache pods
-   * ({@code kind} prepull): it knows its pod from the downward API and gives up after {@code timeout}.
+   * The {@code gate} init container, the same in serving pods ({@code kind} {@link HelperContract#GATE_KIND_MODEL})
+   * and cache pods ({@link HelperContract#GATE_KIND_PREPULL}): it knows its pod from the downward API and gives up after {@code timeout}.
    */
   public Container gateContainer(String kind, String timeout, SecurityContext securityContext) {
     return new ContainerBuilder()
-        .withName(Labels.CONTAINER_GATE)
+        .withName(HelperContract.CONTAINER_GATE)
         .withImage(image)
         .withImagePullPolicy("IfNotPresent")
-        .withArgs("gate", "--kind=" + kind, "--url=" + gateUrl, "--timeout=" + timeout)
+        .withArgs(HelperContract.COMMAND_GATE, HelperContract.GATE_OPTION_KIND + "=" + kind,
+            HelperContract.GATE_OPTION_URL + "=" + gateUrl, HelperContract.GATE_OPTION_TIMEOUT + "=" + timeout)
         .withEnv(DownwardApi.podIdentity())
         .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", JVM_OPTIONS + " -Xmx24m", null))
         .withResources(new ResourceRequirementsBuilder()
