@@ -19,8 +19,8 @@ import java.util.function.ToLongFunction;
 /**
  * Writes the files of a {@link ModelSource} under a target directory, fast and safely.
  *
- * <p>Fast: files of known size are fetched in parts ({@link Settings#partSize()}), many at once across all
- * files (as many requests in flight as fill the link, or {@link Settings#concurrency()}; see
+ * <p>Fast: files of known size are fetched in parts ({@link FetchSettings#partSize()}), many at once across all
+ * files (as many requests in flight as fill the link, or {@link FetchSettings#concurrency()}; see
  * {@link TransferPool}), each written in place
  * into a preallocated temporary file ({@link RangedDownload}); a part that fails is retried alone with
  * backoff, and one that stalls is cut and retried. Files of unknown size and servers that ignore Range
@@ -33,64 +33,6 @@ import java.util.function.ToLongFunction;
  */
 final class Downloader {
 
-    /**
-     * @param attempts         tries per part (and per whole-file stream, and for the listing)
-     * @param backoff          wait after the first failed try; doubles after each further one
-     * @param progressInterval how often to log a progress line
-     * @param stallTimeout     abort a transfer that receives no byte for this long
-     * @param concurrency      requests in flight at once, across all files
-     * @param partSize         bytes per ranged request
-     * @param shareTail        whether slots that run out of queued parts take over shares of the parts still in
-     *                         flight (see {@link RangedDownload}); off only where a test counts requests per part
-     */
-    record Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
-            long partSize, boolean shareTail) {
-        /** {@link #concurrency} that means: as many as fill the link, found by a {@link ConcurrencyProbe}. */
-        static final int AUTO = 0;
-        /**
-         * The most requests in flight under {@link #AUTO}: enough to fill a 100 Gbps link from S3 (each
-         * connection gives some 50–100 MB/s).
-         */
-        static final int AUTO_MAX = 256;
-        static final int DEFAULT_CONCURRENCY = AUTO;
-        /**
-         * Large enough that per-request latency hardly counts (S3's first byte comes in tens of milliseconds), small
-         * enough that the parts still in flight when the queue runs dry end close together: at the end of a
-         * download each holds a connection capped far below the link (measured: 16 MiB parts left the link
-         * half idle for over a second).
-         */
-        static final long DEFAULT_PART_SIZE = 8L << 20;
-
-        Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout) {
-            this(attempts, backoff, progressInterval, stallTimeout, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE);
-        }
-
-        Settings(int attempts, Duration backoff, Duration progressInterval, Duration stallTimeout, int concurrency,
-                long partSize) {
-            this(attempts, backoff, progressInterval, stallTimeout, concurrency, partSize, true);
-        }
-
-        static Settings defaults() {
-            return new Settings(5, Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(60));
-        }
-
-        Settings withConcurrency(int n) {
-            return new Settings(attempts, backoff, progressInterval, stallTimeout, n, partSize, shareTail);
-        }
-
-        Settings withProgressInterval(Duration interval) {
-            return new Settings(attempts, backoff, interval, stallTimeout, concurrency, partSize, shareTail);
-        }
-
-        Settings withPartSize(long bytes) {
-            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, bytes, shareTail);
-        }
-
-        Settings withoutTailSharing() {
-            return new Settings(attempts, backoff, progressInterval, stallTimeout, concurrency, partSize, false);
-        }
-    }
-
     /** What was fetched: bytes transferred, files now in place, and the time taken including the listing. */
     record Result(long bytes, int files, Duration elapsed) {
     }
@@ -99,11 +41,11 @@ final class Downloader {
 
     private final Path root;
     private final Log log;
-    private final Settings settings;
+    private final FetchSettings settings;
     /** Free bytes on the volume holding a path (0 if unknown); tests replace it. */
     ToLongFunction<Path> freeSpace = Downloader::usableSpace;
 
-    Downloader(Path root, Log log, Settings settings) {
+    Downloader(Path root, Log log, FetchSettings settings) {
         this.root = root.toAbsolutePath().normalize();
         this.log = log;
         this.settings = settings;
@@ -121,7 +63,7 @@ final class Downloader {
         try {
             Files.createDirectories(root);
         } catch (IOException e) {
-            throw new FetchException("cannot create the target directory " + root + ": " + describe(e)
+            throw new FetchException("cannot create the target directory " + root + ": " + Failures.describe(e)
                     + ": check the model volume's mount and permissions", false, e);
         }
         checkSpace(files, targets);
@@ -131,8 +73,8 @@ final class Downloader {
         long interval = settings.progressInterval().toMillis();
         timer.scheduleAtFixedRate(progress::report, interval, interval, TimeUnit.MILLISECONDS);
         // Coordinators only wait, check and rename; the transfers run in the pool's slots.
-        boolean auto = settings.concurrency() == Settings.AUTO;
-        int maxSlots = auto ? Settings.AUTO_MAX : settings.concurrency();
+        boolean auto = settings.concurrency() == FetchSettings.AUTO;
+        int maxSlots = auto ? FetchSettings.AUTO_MAX : settings.concurrency();
         ExecutorService coordinators = Executors.newFixedThreadPool(Math.min(files.size(), maxSlots),
                 TransferPool.threads("fetch-model-file"));
         try (TransferPool pool = new TransferPool(maxSlots, settings.stallTimeout(), timer,
@@ -149,7 +91,7 @@ final class Downloader {
                     } catch (IOException e) {
                         pool.abort(e);
                     } catch (RuntimeException e) {
-                        pool.abort(new IOException("internal error: " + describe(e), e));
+                        pool.abort(new IOException("internal error: " + Failures.describe(e), e));
                     }
                     return null;
                 }));
@@ -158,7 +100,7 @@ final class Downloader {
                 try {
                     f.get();
                 } catch (ExecutionException e) {
-                    pool.abort(new IOException(describe(e.getCause()), e.getCause()));
+                    pool.abort(new IOException(Failures.describe(e.getCause()), e.getCause()));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     pool.abort(new java.io.InterruptedIOException("interrupted"));
@@ -238,27 +180,5 @@ final class Downloader {
         } catch (IOException | RuntimeException e) {
             return 0;
         }
-    }
-
-    @FunctionalInterface
-    interface IoCall<T> {
-        T call() throws IOException;
-    }
-
-    /** What a task's {@link ExecutionException} stands for, as the IOException to throw; an Error is rethrown. */
-    static IOException failure(ExecutionException e) {
-        Throwable cause = e.getCause();
-        if (cause instanceof Error error) {
-            throw error;
-        }
-        return cause instanceof IOException io ? io : new IOException(describe(cause), cause);
-    }
-
-    static String describe(Throwable e) {
-        if (e instanceof FetchException) {
-            return e.getMessage();
-        }
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m + " (" + e.getClass().getSimpleName() + ")";
     }
 }

@@ -108,16 +108,16 @@ public final class FetchModelCommand implements Callable<Integer> {
     /** The client for https:// and hf://; tests inject one that trusts their certificate. */
     HttpClient httpClient;
     /** Retry, progress and stall timings; tests shorten them. */
-    Downloader.Settings settings = Downloader.Settings.defaults();
+    FetchSettings settings = FetchSettings.defaults();
 
     // ---- transfers (Downloader): options that set `settings` as they are parsed ----
     @Option(names = "--concurrency", paramLabel = "N|auto", defaultValue = "auto",
             description = "Requests in flight at once, across all files; each fetches one part. auto: start at "
                     + ConcurrencyProbe.START + " and double while that raises the rate by "
-                    + "15%% or more, up to " + Downloader.Settings.AUTO_MAX + ". Default: ${DEFAULT-VALUE}.")
+                    + "15%% or more, up to " + FetchSettings.AUTO_MAX + ". Default: ${DEFAULT-VALUE}.")
     void concurrency(String value) {
         if ("auto".equalsIgnoreCase(value.strip())) {
-            settings = settings.withConcurrency(Downloader.Settings.AUTO);
+            settings = settings.withConcurrency(FetchSettings.AUTO);
             return;
         }
         int n;
@@ -196,7 +196,7 @@ public final class FetchModelCommand implements Callable<Integer> {
                 return 0;
             }
         } catch (IOException | RuntimeException e) {
-            String message = e instanceof FetchException ? e.getMessage() : Downloader.describe(e);
+            String message = e instanceof FetchException ? e.getMessage() : Failures.describe(e);
             PrintWriter err = spec.commandLine().getErr();
             err.println("fetch-model: error: " + message);
             err.flush();
@@ -230,7 +230,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             live = new PodDirectories.LivePods(namespaces, uids);
         } catch (IOException | IllegalArgumentException e) {
             log.info("node cache: cannot ask %s which pods live here (%s); the directories of pods that are gone"
-                    + " stay for now", url, Downloader.describe(e));
+                    + " stay for now", url, Failures.describe(e));
             return;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -22,14 +22,14 @@ final class FileFetch {
     private final RemoteFile file;
     private final Path target;
     private final TempFile temp;
-    private final Downloader.Settings settings;
+    private final FetchSettings settings;
     private final Log log;
     private final Progress progress;
     private final TransferPool pool;
     private final Retries retries;
     private final String name;
 
-    FileFetch(ModelSource source, RemoteFile file, Path target, Downloader.Settings settings, Log log,
+    FileFetch(ModelSource source, RemoteFile file, Path target, FetchSettings settings, Log log,
             Progress progress, TransferPool pool, Retries retries) {
         this.source = source;
         this.file = file;
@@ -254,7 +254,7 @@ final class FileFetch {
         try {
             return f.get();
         } catch (ExecutionException e) {
-            throw Downloader.failure(e);
+            throw Failures.unwrap(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted");

@@ -126,12 +126,12 @@ final class RangedDownload {
             });
         } catch (IOException | RuntimeException e) {
             if (!(e instanceof TransferPool.Aborted)) {
-                pool.abort(e instanceof IOException io ? io : new IOException(Downloader.describe(e), e));
+                pool.abort(e instanceof IOException io ? io : new IOException(Failures.describe(e), e));
             }
             parts.get(p).completeExceptionally(e);
             return;
         } catch (Error e) {
-            pool.abort(new IOException("internal error: " + Downloader.describe(e), e));
+            pool.abort(new IOException("internal error: " + Failures.describe(e), e));
             parts.get(p).completeExceptionally(e);
             throw e;
         }
@@ -169,7 +169,7 @@ final class RangedDownload {
                     }
                     throw new IOException(what + ": the transfer broke after " + written + " of " + length + " bytes: "
                             + (watch.stalled() ? "no data received for " + StreamDownload.seconds(pool.stallTimeout())
-                            : Downloader.describe(e)), e);
+                            : Failures.describe(e)), e);
                 }
                 if (n < 0) {
                     break;
@@ -362,7 +362,7 @@ final class RangedDownload {
             } catch (TimeoutException e) {
                 // checkpoint, then wait on
             } catch (ExecutionException e) {
-                throw Downloader.failure(e);
+                throw Failures.unwrap(e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted");

@@ -6,22 +6,22 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 
 /**
- * Runs a network call up to {@link Downloader.Settings#attempts()} times while it fails in a retryable way,
+ * Runs a network call up to {@link FetchSettings#attempts()} times while it fails in a retryable way,
  * waiting between tries with exponential backoff and jitter (so that many parts failing together do not
  * retry in lockstep). Gives up early once {@code cancelled} says the run has failed anyway.
  */
 final class Retries {
-    private final Downloader.Settings settings;
+    private final FetchSettings settings;
     private final Log log;
     private final BooleanSupplier cancelled;
 
-    Retries(Downloader.Settings settings, Log log, BooleanSupplier cancelled) {
+    Retries(FetchSettings settings, Log log, BooleanSupplier cancelled) {
         this.settings = settings;
         this.log = log;
         this.cancelled = cancelled;
     }
 
-    <T> T call(String what, Downloader.IoCall<T> call) throws IOException {
+    <T> T call(String what, IoCall<T> call) throws IOException {
         for (int attempt = 1; ; attempt++) {
             try {
                 return call.call();
@@ -31,12 +31,12 @@ final class Retries {
                 }
                 if (attempt >= settings.attempts()) {
                     throw new FetchException(what + " failed " + attempt + " times; last error: "
-                            + Downloader.describe(e), false, e);
+                            + Failures.describe(e), false, e);
                 }
                 long base = settings.backoff().toMillis() << (attempt - 1);
                 long wait = base + ThreadLocalRandom.current().nextLong(base / 4 + 1);
                 log.info("%s: attempt %d of %d failed: %s; retrying in %.1f s", what, attempt, settings.attempts(),
-                        Downloader.describe(e), wait / 1000.0);
+                        Failures.describe(e), wait / 1000.0);
                 sleep(what, wait);
             }
         }

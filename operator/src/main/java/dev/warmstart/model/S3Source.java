@@ -353,7 +353,7 @@ final class S3Source implements ModelSource {
 
     private FetchException unreachable(SdkClientException e) {
         String where = endpointDescription != null ? "the S3 endpoint " + endpointDescription : "S3";
-        return new FetchException("cannot reach " + where + " for " + displayUri() + ": " + Downloader.describe(e)
+        return new FetchException("cannot reach " + where + " for " + displayUri() + ": " + Failures.describe(e)
                 + (endpointDescription != null ? " (check --s3-endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)" : ""),
                 true, e);
     }
@@ -375,7 +375,7 @@ final class S3Source implements ModelSource {
                 eof |= b < 0;
                 return b;
             } catch (SdkException e) {
-                throw new IOException(Downloader.describe(e), e);
+                throw new IOException(Failures.describe(e), e);
             }
         }
 
@@ -386,7 +386,7 @@ final class S3Source implements ModelSource {
                 eof |= n < 0;
                 return n;
             } catch (SdkException e) {
-                throw new IOException(Downloader.describe(e), e);
+                throw new IOException(Failures.describe(e), e);
             }
         }
 
@@ -398,7 +398,7 @@ final class S3Source implements ModelSource {
             try {
                 super.close();
             } catch (SdkException e) {
-                throw new IOException(Downloader.describe(e), e);
+                throw new IOException(Failures.describe(e), e);
             }
         }
     }

@@ -79,7 +79,7 @@ final class StreamDownload {
                     throw new IOException(name + ": the transfer broke after " + written
                             + (expected >= 0 ? " of " + expected : "") + " bytes: "
                             + (watch.stalled() ? "no data received for " + seconds(pool.stallTimeout())
-                            : Downloader.describe(e)), e);
+                            : Failures.describe(e)), e);
                 }
                 if (n < 0) {
                     break;

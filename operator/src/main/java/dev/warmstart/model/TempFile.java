@@ -117,7 +117,7 @@ final class TempFile {
                     false, e);
         }
         return new FetchException("cannot write '" + TargetPaths.printable(name) + "' at " + path + ": "
-                + Downloader.describe(e) + ": check the free space and permissions of the model volume", false, e);
+                + Failures.describe(e) + ": check the free space and permissions of the model volume", false, e);
     }
 
     /** Makes the rename durable (a no-op where directories cannot be opened for sync). */

@@ -54,7 +54,7 @@ final class TerminationLog {
         try {
             Files.writeString(path, json, StandardCharsets.UTF_8);
         } catch (IOException | UnsupportedOperationException e) {
-            log.info("could not write the termination log %s: %s", path, Downloader.describe(e));
+            log.info("could not write the termination log %s: %s", path, Failures.describe(e));
         }
     }
 

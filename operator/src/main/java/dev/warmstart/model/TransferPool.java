@@ -82,7 +82,7 @@ final class TransferPool implements Closeable {
      * the task is done and nothing else is queued, the slot goes on with a share of a transfer in flight
      * ({@link #shareOut}).
      */
-    <T> CompletableFuture<T> submit(Downloader.IoCall<T> task) {
+    <T> CompletableFuture<T> submit(IoCall<T> task) {
         CompletableFuture<T> result = new CompletableFuture<>();
         slots.execute(() -> {
             try {

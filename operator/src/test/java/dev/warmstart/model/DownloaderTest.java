@@ -72,7 +72,7 @@ class DownloaderTest {
 
     private Downloader downloader() {
         return new Downloader(dir, new Log(new PrintWriter(log, true)),
-                new Downloader.Settings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10)));
+                new FetchSettings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10)));
     }
 
     @Test

@@ -116,7 +116,7 @@ class FetchModelCommandTest {
     void transferOptionsSetTheDownloadersSettings() {
         FetchModelCommand defaults = command();
         run(defaults, "--to", tmp.resolve("m").toString(), "--termination-log", tmp.resolve("log").toString());
-        assertEquals(Downloader.Settings.AUTO, defaults.settings.concurrency(), "adaptive by default");
+        assertEquals(FetchSettings.AUTO, defaults.settings.concurrency(), "adaptive by default");
         assertEquals(8 << 20, defaults.settings.partSize());
 
         FetchModelCommand command = command();
@@ -130,7 +130,7 @@ class FetchModelCommandTest {
         run(progress, "--progress-interval", "1", "--concurrency", "AUTO", "--to", tmp.resolve("m").toString(),
                 "--termination-log", tmp.resolve("log").toString());
         assertEquals(Duration.ofSeconds(1), progress.settings.progressInterval());
-        assertEquals(Downloader.Settings.AUTO, progress.settings.concurrency());
+        assertEquals(FetchSettings.AUTO, progress.settings.concurrency());
     }
 
     @Test

@@ -38,7 +38,7 @@ final class FetchModelSupport {
     static FetchModelCommand command() {
         FetchModelCommand command = new FetchModelCommand();
         command.env = Map.of();
-        command.settings = new Downloader.Settings(3, Duration.ofMillis(20), Duration.ofMillis(100),
+        command.settings = new FetchSettings(3, Duration.ofMillis(20), Duration.ofMillis(100),
                 Duration.ofSeconds(10));
         return command;
     }

@@ -281,7 +281,7 @@ class HttpSourceTest {
     void stalledTransferIsAbortedAndRetried() throws IOException {
         stallingRequests.set(0);
         FetchModelCommand command = trusting();
-        command.settings = new Downloader.Settings(3, Duration.ofMillis(20), Duration.ofSeconds(5),
+        command.settings = new FetchSettings(3, Duration.ofMillis(20), Duration.ofSeconds(5),
                 Duration.ofMillis(500));
 
         Run run = fetch(command, base + "/stalling/model.safetensors");

@@ -216,8 +216,8 @@ class RangedDownloadTest {
         return new Downloader(dir, new Log(new PrintWriter(log, true)), settings(concurrency));
     }
 
-    private static Downloader.Settings settings(int concurrency) {
-        return new Downloader.Settings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10),
+    private static FetchSettings settings(int concurrency) {
+        return new FetchSettings(3, Duration.ofMillis(1), Duration.ofSeconds(10), Duration.ofSeconds(10),
                 concurrency, PART);
     }
 
