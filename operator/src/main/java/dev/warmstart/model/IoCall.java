@@ -1,9 +1,0 @@
-package dev.warmstart.model;
-
-import java.io.IOException;
-
-/** A network or disk call that may fail with an {@link IOException}: what {@link Retries} repeats. */
-@FunctionalInterface
-interface IoCall<T> {
-    T call() throws IOException;
-}
