@@ -22,4 +22,10 @@ class PackageCyclesTest {
   void noCycleBetweenFeatures(JavaClasses classes) {
     slices().matching("dev.warmstart.(*)..").namingSlices("$1").should().beFreeOfCycles().check(classes);
   }
+
+  /** Every package on its own, sub-packages included: a cycle inside a feature tangles it as much. */
+  @ArchTest
+  void noCycleBetweenPackages(JavaClasses classes) {
+    slices().matching("dev.warmstart.(**)").namingSlices("$1").should().beFreeOfCycles().check(classes);
+  }
 }
