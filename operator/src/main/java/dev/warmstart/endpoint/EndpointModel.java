@@ -287,7 +287,8 @@ public final class EndpointModel {
       server.addToEnv(DownwardApi.field(SERVER_POD_NAMESPACE_ENV, "metadata.namespace"))
           .addToEnv(DownwardApi.field(SERVER_POD_UID_ENV, "metadata.uid"))
           .addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_CACHE_VOLUME).withMountPath(modelPath(ie))
-              .withSubPathExpr(HelperContract.CACHE_POD_DIRECTORIES + "/$(" + SERVER_POD_NAMESPACE_ENV + ")/$(" + SERVER_POD_UID_ENV + ")")
+              .withSubPathExpr(HelperContract.CACHE_POD_DIRECTORIES + "/$(" + SERVER_POD_NAMESPACE_ENV + ")/$("
+                  + SERVER_POD_UID_ENV + ")")
               .withReadOnly(true).build());
     } else if (spec.getModel() != null) {
       server.addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_VOLUME).withMountPath(modelPath(ie))

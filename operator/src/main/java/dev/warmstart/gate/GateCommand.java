@@ -79,10 +79,12 @@ public final class GateCommand implements Callable<Integer> {
       description = "This pod's namespace (env POD_NAMESPACE).")
   String namespace;
 
-  @Option(names = "--pod", defaultValue = "${env:" + HelperContract.ENV_POD_NAME + "}", description = "This pod's name (env POD_NAME).")
+  @Option(names = "--pod", defaultValue = "${env:" + HelperContract.ENV_POD_NAME + "}",
+      description = "This pod's name (env POD_NAME).")
   String pod;
 
-  @Option(names = "--uid", defaultValue = "${env:" + HelperContract.ENV_POD_UID + "}", description = "This pod's UID (env POD_UID).")
+  @Option(names = "--uid", defaultValue = "${env:" + HelperContract.ENV_POD_UID + "}",
+      description = "This pod's UID (env POD_UID).")
   String uid;
 
   @Option(names = "--node", defaultValue = "${env:" + HelperContract.ENV_NODE_NAME + "}",
@@ -160,8 +162,9 @@ public final class GateCommand implements Callable<Integer> {
       Duration wait = quick ? Duration.ZERO : Duration.ofNanos(Math.min(remaining, pollLimit.toNanos()));
       String newState;
       try {
-        HttpResponse<String> response = ask(client, URI.create(base + "&" + HelperContract.GATE_QUERY_WAIT + "=" + wait.toMillis() + "ms"),
-            wait.plus(ANSWER_SLACK), Duration.ofNanos(remaining).plusSeconds(1));
+        URI uri = URI.create(base + "&" + HelperContract.GATE_QUERY_WAIT + "=" + wait.toMillis() + "ms");
+        HttpResponse<String> response = ask(client, uri, wait.plus(ANSWER_SLACK),
+            Duration.ofNanos(remaining).plusSeconds(1));
         int code = response.statusCode();
         JsonNode body = parse(response.body());
         String reason = body.path("reason").asText("");

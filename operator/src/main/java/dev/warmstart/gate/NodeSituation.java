@@ -193,7 +193,8 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
   /** The serving image: the server's, or the one a warm-pool placeholder holds. */
   static String serverImage(Pod pod) {
     return pod.getSpec().getContainers().stream()
-        .filter(c -> HelperContract.CONTAINER_SERVER.equals(c.getName()) || HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName()))
+        .filter(c -> HelperContract.CONTAINER_SERVER.equals(c.getName())
+            || HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName()))
         .map(Container::getImage)
         .findFirst()
         .orElse(null);

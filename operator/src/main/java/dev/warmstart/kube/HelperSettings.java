@@ -65,8 +65,9 @@ public record HelperSettings(String image, String gateUrl) {
   }
 
   /**
-   * The {@code gate} init container, the same in serving pods ({@code kind} {@link HelperContract#GATE_KIND_MODEL})
-   * and cache pods ({@link HelperContract#GATE_KIND_PREPULL}): it knows its pod from the downward API and gives up after {@code timeout}.
+   * The {@code gate} init container, the same in serving pods ({@code kind}
+   * {@link HelperContract#GATE_KIND_MODEL}) and cache pods ({@link HelperContract#GATE_KIND_PREPULL}): it knows
+   * its pod from the downward API and gives up after {@code timeout}.
    */
   public Container gateContainer(String kind, String timeout, SecurityContext securityContext) {
     return new ContainerBuilder()

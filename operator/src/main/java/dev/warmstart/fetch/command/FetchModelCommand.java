@@ -278,7 +278,8 @@ public final class FetchModelCommand implements Callable<Integer> {
             throws IOException {
         long maxBytes;
         try {
-            maxBytes = Sizes.parse(firstNonBlank(cacheMaxSize, env.get(HelperContract.ENV_MODEL_CACHE_MAX_SIZE), "500Gi"));
+            maxBytes = Sizes.parse(
+                    firstNonBlank(cacheMaxSize, env.get(HelperContract.ENV_MODEL_CACHE_MAX_SIZE), "500Gi"));
         } catch (IllegalArgumentException e) {
             log.info("node cache: --cache-max-size: %s; downloading without the cache", e.getMessage());
             maxBytes = 0;
