@@ -24,7 +24,6 @@ import dev.warmstart.fetch.FetchException;
 import dev.warmstart.fetch.Json;
 import dev.warmstart.fetch.Log;
 import dev.warmstart.fetch.TargetPaths;
-import dev.warmstart.fetch.cache.CacheKey;
 import dev.warmstart.fetch.cache.ModelCache;
 import dev.warmstart.fetch.cache.Origin;
 import dev.warmstart.fetch.cache.PodDirectories;
@@ -288,33 +287,7 @@ public final class FetchModelCommand implements Callable<Integer> {
         String endpoint = lower.startsWith("s3://")
                 ? firstNonBlank(s3Endpoint, env.get("AWS_ENDPOINT_URL_S3"), env.get("AWS_ENDPOINT_URL"))
                 : lower.startsWith("hf://") ? firstNonBlank(hfEndpoint, env.get("HF_ENDPOINT")) : null;
-        Origin origin = new Origin() {
-            @Override
-            public String displayUri() {
-                return model.displayUri();
-            }
-
-            @Override
-            public String identity() {
-                return CacheKey.identity(source, endpoint);
-            }
-
-            @Override
-            public boolean immutable() {
-                return CacheKey.immutable(source);
-            }
-
-            @Override
-            public java.util.List<Listed> list() throws IOException {
-                return model.list().stream().map(f -> new Listed(f.path(), f.size(), f.sha256(), f.ref())).toList();
-            }
-
-            @Override
-            public Fetched download(Path dir) throws IOException {
-                Downloader.Result r = new Downloader(dir, log, settings).fetch(model);
-                return new Fetched(r.bytes(), r.files());
-            }
-        };
+        Origin origin = new SourceOrigin(model, source, endpoint, log, settings);
         ModelCache.Result r = new ModelCache(cache, maxBytes, log::info).fetch(origin, target);
         String json = TerminationLog.success(r.bytes(), r.elapsed(), r.files(), model.displayUri());
         clearGonePods(cache, target, log);
