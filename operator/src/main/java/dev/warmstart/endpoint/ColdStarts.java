@@ -166,7 +166,7 @@ public final class ColdStarts {
       return Optional.empty();
     }
     try {
-      JsonNode seconds = JSON.readTree(message).get("seconds");
+      JsonNode seconds = JSON.readTree(message).get(HelperContract.SUMMARY_SECONDS);
       if (seconds == null || !seconds.isNumber() || !Double.isFinite(seconds.asDouble()) || seconds.asDouble() < 0) {
         return Optional.empty();
       }
@@ -182,7 +182,7 @@ public final class ColdStarts {
       return Optional.empty();
     }
     try {
-      JsonNode error = JSON.readTree(message).get("error");
+      JsonNode error = JSON.readTree(message).get(HelperContract.SUMMARY_ERROR);
       return Optional.of(error != null && error.isTextual() ? error.asText() : message.strip());
     } catch (Exception e) {
       return Optional.of(message.strip());

@@ -73,5 +73,14 @@ public final class HelperContract {
    */
   public static final String CACHE_POD_DIRECTORIES = "pods";
 
+  // ---- fetch-model's termination message: one line of JSON the operator reads for cold-start accounting,
+  // {"bytes":N,"seconds":S,"files":F,"source":"...","cacheHit":B} on success, {"error":"..."} on failure ----
+  public static final String SUMMARY_BYTES = "bytes";
+  public static final String SUMMARY_SECONDS = "seconds";
+  public static final String SUMMARY_FILES = "files";
+  public static final String SUMMARY_SOURCE = "source";
+  public static final String SUMMARY_CACHE_HIT = "cacheHit";
+  public static final String SUMMARY_ERROR = "error";
+
   private HelperContract() {}
 }

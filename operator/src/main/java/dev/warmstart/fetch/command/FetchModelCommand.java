@@ -295,7 +295,7 @@ public final class FetchModelCommand implements Callable<Integer> {
             return json;
         }
         ObjectNode summary = (ObjectNode) Json.MAPPER.readTree(json);
-        summary.put("cacheHit", true);
+        summary.put(HelperContract.SUMMARY_CACHE_HIT, true);
         return summary.toString();
     }
 

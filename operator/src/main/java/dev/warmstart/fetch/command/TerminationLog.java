@@ -3,6 +3,7 @@ package dev.warmstart.fetch.command;
 import dev.warmstart.fetch.Failures;
 import dev.warmstart.fetch.Json;
 import dev.warmstart.fetch.Log;
+import dev.warmstart.kube.HelperContract;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -29,11 +30,11 @@ final class TerminationLog {
 
     static String success(long bytes, Duration elapsed, int files, String source) {
         ObjectNode n = Json.MAPPER.createObjectNode();
-        n.put("bytes", bytes);
-        n.put("seconds", BigDecimal.valueOf(elapsed.toNanos(), 9).setScale(3, RoundingMode.HALF_UP));
-        n.put("files", files);
-        n.put("source", cut(source, 1024));
-        n.put("cacheHit", false);
+        n.put(HelperContract.SUMMARY_BYTES, bytes);
+        n.put(HelperContract.SUMMARY_SECONDS, BigDecimal.valueOf(elapsed.toNanos(), 9).setScale(3, RoundingMode.HALF_UP));
+        n.put(HelperContract.SUMMARY_FILES, files);
+        n.put(HelperContract.SUMMARY_SOURCE, cut(source, 1024));
+        n.put(HelperContract.SUMMARY_CACHE_HIT, false);
         return write(n);
     }
 
@@ -41,7 +42,7 @@ final class TerminationLog {
         String m = message == null || message.isBlank() ? "unknown error" : message;
         for (int max = 3500; ; max /= 2) {
             ObjectNode n = Json.MAPPER.createObjectNode();
-            n.put("error", cut(m, max));
+            n.put(HelperContract.SUMMARY_ERROR, cut(m, max));
             String s = write(n);
             if (s.getBytes(StandardCharsets.UTF_8).length < LIMIT) {
                 return s;
