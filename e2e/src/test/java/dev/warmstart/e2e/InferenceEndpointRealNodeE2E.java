@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -63,7 +64,7 @@ class InferenceEndpointRealNodeE2E {
         e -> RealEndpoint.is(e, "Ready", "True", "ReplicasReady"));
     Pod pod = tiny.pods(client).get(0);
     // gate, then fetch-model from S3, then the server: each a real container that ran to its end.
-    for (String init : List.of(Labels.CONTAINER_GATE, Labels.CONTAINER_FETCH_MODEL)) {
+    for (String init : List.of(HelperContract.CONTAINER_GATE, HelperContract.CONTAINER_FETCH_MODEL)) {
       ContainerStatus s = RealEndpoint.container(pod, init).orElseThrow();
       assertEquals(0, s.getState().getTerminated().getExitCode(), init + ": " + s);
     }
@@ -71,7 +72,7 @@ class InferenceEndpointRealNodeE2E {
     assertEquals(5, fetched.get("files").asInt(), fetched.toString());
     assertTrue(fetched.get("bytes").asLong() > SHARDS, fetched.toString());
     assertFalse(fetched.get("cacheHit").asBoolean(), fetched.toString());
-    assertTrue(RealEndpoint.container(pod, Labels.CONTAINER_SERVER).orElseThrow().getReady());
+    assertTrue(RealEndpoint.container(pod, HelperContract.CONTAINER_SERVER).orElseThrow().getReady());
     assertEquals("http://tiny." + RealNodes.NAMESPACE + ".svc:8000", ie.getStatus().getUrl());
     Phases phases = RealNodes.await("its cold start recorded", Duration.ofSeconds(30), () -> tiny.get(client),
         e -> RealEndpoint.coldStartOf(e, pod.getMetadata().getName()).isPresent())
@@ -190,7 +191,7 @@ class InferenceEndpointRealNodeE2E {
         assertTrue((Integer) Files.getAttribute(file, "unix:nlink") >= 3, "cache entry + two pods: " + file);
       }
       // Its server reads the model from that very directory: the mount the kubelet gave the container.
-      ContainerStatus server = RealEndpoint.container(second, Labels.CONTAINER_SERVER).orElseThrow();
+      ContainerStatus server = RealEndpoint.container(second, HelperContract.CONTAINER_SERVER).orElseThrow();
       int pid = RealNodes.containerProcesses(node, server.getContainerID()).get(0).pid();
       String mount = Files.readAllLines(Path.of("/proc", Integer.toString(pid), "mountinfo")).stream()
           .filter(l -> l.split(" ")[4].equals(RealEndpoint.MODEL_PATH)).findFirst().orElseThrow();

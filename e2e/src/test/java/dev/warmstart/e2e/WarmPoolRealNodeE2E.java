@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
 import dev.warmstart.kube.Labels;
@@ -113,7 +114,7 @@ class WarmPoolRealNodeE2E {
       // which a busy machine stretches: not asserted in seconds.
       assertTrue(events.stream().anyMatch(e -> "Pulled".equals(e.getReason())
           && second.getMetadata().getName().equals(e.getRegarding().getName())
-          && String.valueOf(e.getRegarding().getFieldPath()).contains("{" + Labels.CONTAINER_SERVER + "}")
+          && String.valueOf(e.getRegarding().getFieldPath()).contains("{" + HelperContract.CONTAINER_SERVER + "}")
           && e.getNote().contains("already present on machine")), "the serving image already on the warm node: "
           + RealEndpoint.describe(warm));
       assertTrue(2 * RealEndpoint.seconds(warm.getTotal()) <= RealEndpoint.seconds(cold.getTotal()),

@@ -3,9 +3,9 @@ package dev.warmstart.endpoint;
 import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -149,7 +149,7 @@ public final class EndpointStatus {
         return lostNode; // what else its status says is stale: the node stopped reporting
       }
       Optional<ContainerStatus> server = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getContainerStatuses(), Labels.CONTAINER_SERVER);
+          : pod.getStatus().getContainerStatuses(), HelperContract.CONTAINER_SERVER);
       String waiting = server.map(EndpointStatus::waitingReason).orElse(null);
       if (waiting != null && PULL_FAILURES.contains(waiting)) {
         return Optional.of(new Problem("ImagePullFailed", "serving image " + ie.getSpec().getImage()
@@ -166,7 +166,7 @@ public final class EndpointStatus {
             + pod.getSpec().getNodeName() + ": check the operator's --helper-image setting and that the nodes can pull it"));
       }
       Optional<ContainerStatus> fetch = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getInitContainerStatuses(), Labels.CONTAINER_FETCH_MODEL);
+          : pod.getStatus().getInitContainerStatuses(), HelperContract.CONTAINER_FETCH_MODEL);
       Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
       if (fetchError.isPresent()) {
         return Optional.of(new Problem("ModelDownloadFailed", "fetch-model failed in pod " + pod.getMetadata().getName()

@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.warmstart.api.v1alpha1.Durations;
 import dev.warmstart.gate.GateDecider.Answer;
 import dev.warmstart.gate.GateDecider.Claim;
+import dev.warmstart.kube.HelperContract;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -44,14 +45,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class GateServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GateServer.class);
-  public static final String PATH = "/v1/gate";
-  /**
-   * {@code GET /v1/pods?node=} lists the UIDs of the warmstart pods on a node, and the namespaces watched:
-   * fetch-model clears the node cache's directories of pods that are gone by it (PodDirectories).
-   */
-  public static final String PODS_PATH = "/v1/pods";
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final List<String> CLAIM = List.of("namespace", "pod", "uid", "node", "kind");
+  private static final List<String> CLAIM = List.of(HelperContract.GATE_QUERY_NAMESPACE, HelperContract.GATE_QUERY_POD,
+      HelperContract.GATE_QUERY_UID, HelperContract.GATE_QUERY_NODE, HelperContract.GATE_QUERY_KIND);
 
   private final InetSocketAddress address;
   private final PodSource pods;
@@ -104,8 +100,8 @@ public final class GateServer implements AutoCloseable {
     decider = new GateDecider(pods, settings, clock, GateScheduler.singleThread("transfer-gate"), metrics);
     io = Executors.newFixedThreadPool(4, daemon("transfer-gate-http"));
     server = HttpServer.create(address, 64);
-    server.createContext(PATH, this::handle);
-    server.createContext(PODS_PATH, this::handlePods);
+    server.createContext(HelperContract.GATE_PATH, this::handle);
+    server.createContext(HelperContract.PODS_PATH, this::handlePods);
     server.setExecutor(io);
     server.start();
     decider.start();
@@ -145,9 +141,9 @@ public final class GateServer implements AutoCloseable {
       GateKind kind;
       Duration wait = settings.longPoll();
       try {
-        kind = GateKind.parse(q.get("kind"));
-        if (q.containsKey("wait")) {
-          Duration asked = Durations.parse(q.get("wait"));
+        kind = GateKind.parse(q.get(HelperContract.GATE_QUERY_KIND));
+        if (q.containsKey(HelperContract.GATE_QUERY_WAIT)) {
+          Duration asked = Durations.parse(q.get(HelperContract.GATE_QUERY_WAIT));
           wait = asked.compareTo(wait) < 0 ? asked : wait;
         }
       } catch (IllegalArgumentException e) {
@@ -157,7 +153,8 @@ public final class GateServer implements AutoCloseable {
       if (refusedUnlessServing(exchange)) {
         return;
       }
-      Claim claim = new Claim(kind, q.get("namespace"), q.get("pod"), q.get("uid"), q.get("node"));
+      Claim claim = new Claim(kind, q.get(HelperContract.GATE_QUERY_NAMESPACE), q.get(HelperContract.GATE_QUERY_POD),
+          q.get(HelperContract.GATE_QUERY_UID), q.get(HelperContract.GATE_QUERY_NODE));
       try {
         decider.ask(claim, wait).thenAccept(answer -> reply(exchange, claim, answer));
       } catch (RejectedExecutionException e) {
@@ -175,7 +172,7 @@ public final class GateServer implements AutoCloseable {
         write(exchange, 405, body(null, "MethodNotAllowed", "use GET", null));
         return;
       }
-      String node = query(exchange.getRequestURI().getRawQuery()).getOrDefault("node", "");
+      String node = query(exchange.getRequestURI().getRawQuery()).getOrDefault(HelperContract.PODS_QUERY_NODE, "");
       if (node.isBlank()) {
         write(exchange, 400, body(null, "BadRequest", "missing parameter(s): node", null));
         return;

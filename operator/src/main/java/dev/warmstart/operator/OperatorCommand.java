@@ -9,6 +9,7 @@ import dev.warmstart.endpoint.InferenceEndpointReconciler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.imagecache.CacheMetrics;
 import dev.warmstart.imagecache.ImageCacheReconciler;
+import dev.warmstart.kube.HelperSettings;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;

@@ -4,7 +4,7 @@ import static dev.warmstart.endpoint.ServingPods.HELPERS;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.testing.GoldenScenario;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;

@@ -13,8 +13,9 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -71,15 +72,15 @@ class EndpointModelTest {
   }
 
   static Container server(PodSpec pod) {
-    return container(pod.getContainers(), Labels.CONTAINER_SERVER);
+    return container(pod.getContainers(), HelperContract.CONTAINER_SERVER);
   }
 
   static Container gate(PodSpec pod) {
-    return container(pod.getInitContainers(), Labels.CONTAINER_GATE);
+    return container(pod.getInitContainers(), HelperContract.CONTAINER_GATE);
   }
 
   static Container fetchModel(PodSpec pod) {
-    return container(pod.getInitContainers(), Labels.CONTAINER_FETCH_MODEL);
+    return container(pod.getInitContainers(), HelperContract.CONTAINER_FETCH_MODEL);
   }
 
   static List<String> initNames(PodSpec pod) {
@@ -144,7 +145,7 @@ class EndpointModelTest {
     for (HelperSettings helpers : List.of(new HelperSettings(HELPERS.image(), null),
         new HelperSettings(HELPERS.image(), url))) {
       PodSpec pod = podSpec(qwen(), helpers);
-      assertEquals(List.of(Labels.CONTAINER_FETCH_MODEL), initNames(pod), () -> "gate URL '" + helpers.gateUrl() + "'");
+      assertEquals(List.of(HelperContract.CONTAINER_FETCH_MODEL), initNames(pod), () -> "gate URL '" + helpers.gateUrl() + "'");
     }
   }
 
@@ -247,7 +248,7 @@ class EndpointModelTest {
     assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation());
     assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem());
     assertNotEquals(Boolean.TRUE, sc.getPrivileged());
-    assertEquals(EndpointModel.HELPER_UID, gate(pod).getSecurityContext().getRunAsUser(), "the gate is unchanged");
+    assertEquals(HelperContract.HELPER_UID, gate(pod).getSecurityContext().getRunAsUser(), "the gate is unchanged");
   }
 
   @Test
@@ -266,7 +267,7 @@ class EndpointModelTest {
       PodSpec pod = podSpec(ie);
       assertTrue(pod.getVolumes().stream().allMatch(v -> v.getHostPath() == null), "no hostPath");
       assertEquals(List.of("fetch-model"), fetchModel(pod).getArgs());
-      assertEquals(EndpointModel.HELPER_UID, fetchModel(pod).getSecurityContext().getRunAsUser());
+      assertEquals(HelperContract.HELPER_UID, fetchModel(pod).getSecurityContext().getRunAsUser());
       assertEquals(EndpointModel.deployment(qwen(), HELPERS), EndpointModel.deployment(ie, HELPERS),
           "the same pod as without nodeCache");
     }

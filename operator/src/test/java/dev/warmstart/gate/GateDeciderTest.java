@@ -15,10 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.gate.GateDecider.Answer;
 import dev.warmstart.gate.GateDecider.Claim;
 import dev.warmstart.gate.GateDecider.Verdict;
-import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -147,7 +147,7 @@ class GateDeciderTest {
 
     CompletableFuture<Answer> p2 = ask("p2", GateKind.MODEL, LONG_POLL);
     assertPendingAfterAWhile(p2);
-    pods.put(withInit(withInit(p1, Labels.CONTAINER_GATE, terminated(0)), Labels.CONTAINER_FETCH_MODEL, running()));
+    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, running()));
     assertPendingAfterAWhile(p2);
     CompletableFuture<Answer> meanwhile = ask("p2", GateKind.MODEL, Duration.ofMillis(200));
     assertEquals(Verdict.WAIT, answered(p2).verdict(), "the pod asked again: its earlier request is answered");
@@ -158,7 +158,7 @@ class GateDeciderTest {
 
     CompletableFuture<Answer> again = ask("p2", GateKind.MODEL, LONG_POLL);
     assertPendingAfterAWhile(again);
-    pods.put(withInit(withInit(p1, Labels.CONTAINER_GATE, terminated(0)), Labels.CONTAINER_FETCH_MODEL, terminated(0)));
+    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, terminated(0)));
     Answer a = answered(again);
     assertEquals(Verdict.GO, a.verdict(), a.toString());
   }
@@ -193,10 +193,10 @@ class GateDeciderTest {
 
   @Test
   void prePullWaitsBehindDownloadUnlessWaitingServingPodNeedsItsImage() {
-    Pod p1 = withInit(withInit(serving("p1", NODE, OTHER, false), Labels.CONTAINER_GATE, terminated(0)),
-        Labels.CONTAINER_FETCH_MODEL, running());
-    Pod c = withInit(withInit(cache("c", NODE, IMAGE), Labels.CONTAINER_INSTALL_PAUSE, terminated(0)),
-        Labels.CONTAINER_GATE, running());
+    Pod p1 = withInit(withInit(serving("p1", NODE, OTHER, false), HelperContract.CONTAINER_GATE, terminated(0)),
+        HelperContract.CONTAINER_FETCH_MODEL, running());
+    Pod c = withInit(withInit(cache("c", NODE, IMAGE), HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)),
+        HelperContract.CONTAINER_GATE, running());
     pods.put(p1).put(c);
     CompletableFuture<Answer> prePull = ask("c", GateKind.PREPULL, LONG_POLL);
     assertPendingAfterAWhile(prePull);
@@ -211,7 +211,7 @@ class GateDeciderTest {
     // The image arrives, but p1's download still runs: p2 waits for that, then goes.
     pods.put(cacheRunning(c));
     assertPendingAfterAWhile(p2);
-    pods.put(withInit(p1, Labels.CONTAINER_FETCH_MODEL, terminated(0)));
+    pods.put(withInit(p1, HelperContract.CONTAINER_FETCH_MODEL, terminated(0)));
     Answer go = answered(p2);
     assertEquals(Verdict.GO, go.verdict(), go.toString());
     assertEquals(GatePolicy.IMAGE_CACHED, go.reason());

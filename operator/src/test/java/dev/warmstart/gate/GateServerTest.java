@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.warmstart.kube.HelperContract;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -107,7 +108,7 @@ class GateServerTest {
     assertEquals(503, notLeader.code);
     assertEquals("NotLeader", notLeader.reason);
     HttpResponse<String> raw = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
+        + HelperContract.GATE_PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals("close", raw.headers().firstValue("Connection").orElse(""),
         "a retry through a Service must be free to reach another replica");
 
@@ -123,7 +124,7 @@ class GateServerTest {
     pods.put(serving("p1", NODE, IMAGE, true)).put(serving("p2", NODE, IMAGE, true))
         .put(serving("elsewhere", "node-2", IMAGE, true));
     HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     var json = JSON.readTree(r.body());
     assertEquals(List.of(uid("p1"), uid("p2")), JSON.convertValue(json.get("uids"), List.class));
@@ -132,14 +133,14 @@ class GateServerTest {
     // A view that may miss live pods must not answer: their directories would be deleted.
     pods.ready = false;
     assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
     pods.ready = true;
     leader.set(false);
     assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
     leader.set(true);
     assertEquals(400, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        + HelperContract.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
   }
 
   @Test
@@ -152,7 +153,7 @@ class GateServerTest {
     assertEquals(400, get(query("p", uid("p"), NODE, GateKind.MODEL) + "&wait=soon")
         .get(5, TimeUnit.SECONDS).code);
     HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + GateServer.PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL)))
+        + HelperContract.GATE_PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL)))
         .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(405, post.statusCode(), post.body());
   }
@@ -171,7 +172,7 @@ class GateServerTest {
 
   CompletableFuture<Answer> get(String query) {
     HttpRequest request = HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + server.port() + GateServer.PATH + "?" + query)).build();
+        URI.create("http://127.0.0.1:" + server.port() + HelperContract.GATE_PATH + "?" + query)).build();
     return HTTP.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
       try {
         JsonNode body = JSON.readTree(r.body());

@@ -3,7 +3,7 @@ package dev.warmstart.imagecache;
 import static dev.warmstart.imagecache.CacheDaemonSetModelTest.HELPERS;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.testing.GoldenScenario;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import java.util.Map;

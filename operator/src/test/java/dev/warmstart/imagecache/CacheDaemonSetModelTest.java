@@ -1,6 +1,6 @@
 package dev.warmstart.imagecache;
 
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.HelperSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
