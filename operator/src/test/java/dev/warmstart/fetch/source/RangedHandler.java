@@ -78,14 +78,29 @@ final class RangedHandler implements HttpHandler {
         return n == null ? 0 : n.get();
     }
 
+    /**
+     * Whether this thread's request still counts as in flight. A request stops counting before its last byte is
+     * written: once the client has that byte it may send its next request, which must not overlap this one's
+     * bookkeeping (on a busy machine the handler's own end can come after the next request's start).
+     */
+    private final ThreadLocal<Boolean> counted = ThreadLocal.withInitial(() -> false);
+
     @Override
     public void handle(HttpExchange ex) throws IOException {
         maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+        counted.set(true);
         try {
             serve(ex);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
             ex.close();
+        }
+    }
+
+    private void leave() {
+        if (counted.get()) {
+            counted.set(false);
+            inFlight.decrementAndGet();
         }
     }
 
@@ -141,10 +156,17 @@ final class RangedHandler implements HttpHandler {
         }
     }
 
-    private static void send(HttpExchange ex, int status, byte[] body, int offset, int length) throws IOException {
+    private void send(HttpExchange ex, int status, byte[] body, int offset, int length) throws IOException {
         ex.sendResponseHeaders(status, length == 0 ? -1 : length);
         try (OutputStream out = ex.getResponseBody()) {
-            out.write(body, offset, length);
+            if (length > 0) {
+                out.write(body, offset, length - 1);
+                out.flush();
+            }
+            leave();
+            if (length > 0) {
+                out.write(body, offset + length - 1, 1);
+            }
         }
     }
 
