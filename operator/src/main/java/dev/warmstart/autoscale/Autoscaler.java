@@ -11,6 +11,7 @@ import dev.warmstart.autoscale.Recommender.Reading;
 import dev.warmstart.autoscale.Recommender.Replicas;
 import dev.warmstart.autoscale.Recommender.Verdict;
 import dev.warmstart.events.EventRecorder;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -125,7 +126,7 @@ public class Autoscaler {
       if ("Failed".equals(phase) || "Succeeded".equals(phase)) {
         continue;
       }
-      if (isReady(pod)) {
+      if (PodStatuses.isReady(pod)) {
         ready.add(pod);
       } else {
         startingPods.add(pod);
@@ -250,11 +251,6 @@ public class Autoscaler {
       }
     }
     return false;
-  }
-
-  static boolean isReady(Pod pod) {
-    return pod.getStatus().getConditions() != null && pod.getStatus().getConditions().stream()
-        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   private static String key(InferenceEndpoint ie) {

@@ -6,9 +6,11 @@ import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.PodStatuses;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.util.Collection;
 import java.util.Comparator;
@@ -71,7 +73,7 @@ public final class EndpointStatus {
 
     List<Pod> live = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
     Optional<Problem> problem = problem(ie, live, missingCredentials, health);
-    Optional<String> unschedulable = live.stream().map(EndpointStatus::unschedulableMessage).flatMap(Optional::stream)
+    Optional<String> unschedulable = live.stream().map(PodStatuses::unschedulable).flatMap(Optional::stream).map(PodCondition::getMessage)
         .findFirst();
     boolean observed = deployment != null && ds != null && ds.getObservedGeneration() != null
         && ds.getObservedGeneration() >= deployment.getMetadata().getGeneration();
@@ -148,25 +150,22 @@ public final class EndpointStatus {
       if (lostNode.isPresent()) {
         return lostNode; // what else its status says is stale: the node stopped reporting
       }
-      Optional<ContainerStatus> server = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getContainerStatuses(), Labels.CONTAINER_SERVER);
-      String waiting = server.map(EndpointStatus::waitingReason).orElse(null);
+      Optional<ContainerStatus> server = PodStatuses.container(pod, Labels.CONTAINER_SERVER);
+      String waiting = server.map(PodStatuses::waitingReason).orElse(null);
       if (waiting != null && PULL_FAILURES.contains(waiting)) {
         return Optional.of(new Problem("ImagePullFailed", "serving image " + ie.getSpec().getImage()
             + " cannot be pulled on node " + pod.getSpec().getNodeName() + " (" + waiting + ": "
             + server.get().getState().getWaiting().getMessage() + "): check spec.image and spec.imagePullSecrets"));
       }
-      Optional<ContainerStatus> helperPull = pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
-          ? Optional.empty()
-          : pod.getStatus().getInitContainerStatuses().stream()
-              .filter(c -> waitingReason(c) != null && PULL_FAILURES.contains(waitingReason(c))).findFirst();
+      Optional<ContainerStatus> helperPull = PodStatuses.initContainers(pod).stream()
+          .filter(c -> PodStatuses.waitingReason(c) != null && PULL_FAILURES.contains(PodStatuses.waitingReason(c)))
+          .findFirst();
       if (helperPull.isPresent()) {
         return Optional.of(new Problem("HelperImageUnavailable", "the " + helperPull.get().getName()
             + " init container's image " + helperPull.get().getImage() + " cannot be pulled on node "
             + pod.getSpec().getNodeName() + ": check the operator's --helper-image setting and that the nodes can pull it"));
       }
-      Optional<ContainerStatus> fetch = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getInitContainerStatuses(), Labels.CONTAINER_FETCH_MODEL);
+      Optional<ContainerStatus> fetch = PodStatuses.initContainer(pod, Labels.CONTAINER_FETCH_MODEL);
       Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
       if (fetchError.isPresent()) {
         return Optional.of(new Problem("ModelDownloadFailed", "fetch-model failed in pod " + pod.getMetadata().getName()
@@ -200,9 +199,8 @@ public final class EndpointStatus {
    * serving pods do not have, the kubelet itself never reports the two apart.
    */
   private static Optional<Problem> nodeNotReady(Pod pod) {
-    Optional<io.fabric8.kubernetes.api.model.PodCondition> ready = podCondition(pod, "Ready");
-    if (ready.isEmpty() || !"False".equals(ready.get().getStatus())
-        || !podCondition(pod, "ContainersReady").map(c -> "True".equals(c.getStatus())).orElse(false)) {
+    Optional<PodCondition> ready = PodStatuses.condition(pod, "Ready");
+    if (ready.isEmpty() || !"False".equals(ready.get().getStatus()) || !PodStatuses.isTrue(pod, "ContainersReady")) {
       return Optional.empty();
     }
     String node = pod.getSpec().getNodeName();
@@ -211,11 +209,6 @@ public final class EndpointStatus {
         + " kubelet is down or the node is unreachable); check it with kubectl describe node " + node + ". The replica"
         + " counts again when the node is back; if the node stays away, Kubernetes evicts the pod (after 5 minutes"
         + " by default) and the Deployment replaces it"));
-  }
-
-  private static Optional<io.fabric8.kubernetes.api.model.PodCondition> podCondition(Pod pod, String type) {
-    return pod.getStatus() == null || pod.getStatus().getConditions() == null ? Optional.empty()
-        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 
   /**
@@ -240,10 +233,6 @@ public final class EndpointStatus {
     return pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList();
   }
 
-  private static String waitingReason(ContainerStatus s) {
-    return s.getState() == null || s.getState().getWaiting() == null ? null : s.getState().getWaiting().getReason();
-  }
-
   /** A failed download: the init container exited non-zero (its message says why) or crash-loops. */
   private static Optional<String> failure(ContainerStatus fetch) {
     var last = fetch.getLastState() == null ? null : fetch.getLastState().getTerminated();
@@ -257,15 +246,5 @@ public final class EndpointStatus {
       return Optional.empty();
     }
     return Optional.of(ColdStarts.downloadError(failed.getMessage()).orElse("exit code " + failed.getExitCode()));
-  }
-
-  private static Optional<String> unschedulableMessage(Pod pod) {
-    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
-      return Optional.empty();
-    }
-    return pod.getStatus().getConditions().stream()
-        .filter(c -> "PodScheduled".equals(c.getType()) && "False".equals(c.getStatus())
-            && "Unschedulable".equals(c.getReason()))
-        .map(c -> c.getMessage()).findFirst();
   }
 }

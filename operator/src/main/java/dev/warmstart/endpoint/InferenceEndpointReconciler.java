@@ -10,9 +10,10 @@ import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.operator.HelperSettings;
 import dev.warmstart.status.Conditions;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import dev.warmstart.status.MissingSecrets;
+import dev.warmstart.status.StatusPatch;
+import dev.warmstart.status.Transitions;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -49,7 +50,6 @@ import org.slf4j.LoggerFactory;
 @ControllerConfiguration(name = InferenceEndpointReconciler.NAME)
 public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint> {
   public static final String NAME = "inferenceendpoint";
-  static final Duration RECHECK_MISSING_SECRET = Duration.ofSeconds(30);
   /** How long a warm node that a pod could not reach is left out of the placement. */
   static final Duration UNREACHABLE_FOR = Duration.ofMinutes(10);
   private static final Logger log = LoggerFactory.getLogger(InferenceEndpointReconciler.class);
@@ -62,6 +62,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   /** Per endpoint, warm nodes a pod could not reach lately (see {@link #warmPlacementTimeout}), until when. */
   private final Map<String, Map<String, Instant>> unreachableWarmNodes = new ConcurrentHashMap<>();
   private final EventRecorder events;
+  private final Transitions transitions;
   private final ColdStartMetrics metrics;
   private final Clock clock;
   private final Autoscaler autoscaler;
@@ -88,6 +89,7 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     this.deployment = new EndpointDependents.ServingDeployment(helpers);
     this.warmPool = new EndpointDependents.WarmPoolDeployment(helpers);
     this.events = events;
+    this.transitions = new Transitions(events);
     this.metrics = metrics;
     this.clock = clock;
     this.autoscaler = autoscaler;
@@ -187,9 +189,8 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
         ie.getMetadata().getGeneration(), clock.instant()));
     announceTransitions(ie, previous, status);
 
-    UpdateControl<InferenceEndpoint> control = status.equals(previous) ? UpdateControl.noUpdate()
-        : UpdateControl.patchStatus(statusPatch(ie, status));
-    Duration next = missingCredentials == null ? null : RECHECK_MISSING_SECRET;
+    UpdateControl<InferenceEndpoint> control = StatusPatch.ifChanged(ie, status, InferenceEndpoint::new);
+    Duration next = missingCredentials == null ? null : MissingSecrets.RECHECK;
     if (stuckCheck.isPresent()) {
       // A pod on its way to a warm node: look again when it would count as stuck.
       Duration untilStuck = Duration.between(clock.instant(), stuckCheck.get()).plusSeconds(1);
@@ -282,38 +283,16 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
 
   private static String missingCredentials(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
     var model = ie.getSpec().getModel();
-    if (model == null || model.getCredentialsSecret() == null || model.getCredentialsSecret().isBlank()) {
+    if (model == null || model.getCredentialsSecret() == null) {
       return null;
     }
-    Secret secret = context.getClient().resources(Secret.class).inNamespace(ie.getMetadata().getNamespace())
-        .withName(model.getCredentialsSecret()).get();
-    return secret == null ? model.getCredentialsSecret() : null;
+    List<String> missing = MissingSecrets.among(context.getClient(), ie.getMetadata().getNamespace(),
+        List.of(model.getCredentialsSecret()));
+    return missing.isEmpty() ? null : missing.get(0);
   }
 
   private void announceTransitions(InferenceEndpoint ie, InferenceEndpointStatus previous, InferenceEndpointStatus now) {
-    var before = previous == null ? null : previous.getConditions();
-    Condition ready = Conditions.find(now.getConditions(), EndpointStatus.READY).orElseThrow();
-    Condition degraded = Conditions.find(now.getConditions(), EndpointStatus.DEGRADED).orElseThrow();
-    String id = ie.getMetadata().getNamespace() + "/" + ie.getMetadata().getName();
-    if (ready.isTrue() && !Conditions.isTrue(before, EndpointStatus.READY)) {
-      log.info("InferenceEndpoint {} ready: {}", id, ready.getMessage());
-      events.normal(ie, "Ready", "Serve", ready.getMessage() + " at " + now.getUrl());
-    }
-    String previousReason = Conditions.find(before, EndpointStatus.DEGRADED).map(Condition::getReason).orElse(null);
-    if (degraded.isTrue() && !degraded.getReason().equals(previousReason)) {
-      log.warn("InferenceEndpoint {} degraded: {}", id, degraded.getMessage());
-      events.warning(ie, degraded.getReason(), "Serve", degraded.getMessage());
-    }
-  }
-
-  /** Only name, namespace and status, so the patch never competes for spec or metadata fields. */
-  private static InferenceEndpoint statusPatch(InferenceEndpoint ie, InferenceEndpointStatus status) {
-    InferenceEndpoint patch = new InferenceEndpoint();
-    patch.setMetadata(new ObjectMetaBuilder()
-        .withName(ie.getMetadata().getName())
-        .withNamespace(ie.getMetadata().getNamespace())
-        .build());
-    patch.setStatus(status);
-    return patch;
+    transitions.announce(ie, previous == null ? null : previous.getConditions(), now.getConditions(), "Serve",
+        "Ready", ready -> ready.getMessage() + " at " + now.getUrl());
   }
 }

@@ -6,6 +6,7 @@ import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.CachedImage;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.NodeCounts;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.PullFailure;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -110,9 +111,8 @@ public final class CacheStatus {
           : pod.getStatus().getContainerStatuses().stream()
               .collect(Collectors.toMap(ContainerStatus::getName, Function.identity(), (a, b) -> a));
       // The helper image of install-pause can fail to pull too; then no cache container can start.
-      ContainerStatus helperFailure = pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
-          ? null
-          : pod.getStatus().getInitContainerStatuses().stream().filter(CacheStatus::failedWaiting).findFirst().orElse(null);
+      ContainerStatus helperFailure = PodStatuses.initContainers(pod).stream().filter(CacheStatus::failedWaiting)
+          .findFirst().orElse(null);
       for (Map.Entry<String, String> c : imageOfContainer.entrySet()) {
         if (!images.contains(c.getValue())) {
           continue; // a pod of an older template, rolling out
