@@ -1,6 +1,5 @@
 package dev.warmstart.endpoint;
 
-import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
@@ -9,7 +8,6 @@ import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.operator.HelperSettings;
-import dev.warmstart.status.Conditions;
 import dev.warmstart.status.MissingSecrets;
 import dev.warmstart.status.StatusPatch;
 import dev.warmstart.status.Transitions;
@@ -174,19 +172,9 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     // A server starting for long is asked for its health path: whether it is still loading or will never pass.
     Map<String, HealthChecks.Answer> health = healthChecks == null ? Map.of()
         : healthChecks.check(ie, pods, clock.instant());
-    InferenceEndpointStatus status = EndpointStatus.compute(ie, servingDeployment, pods, cache, missingCredentials,
-        ColdStarts.record(previousColdStart, fresh), health);
-    if (ie.getSpec().getAutoscaling() != null) {
-      autoscalingStatus(status, previous, scaling);
-    }
-    if (ie.getSpec().warmPoolSize() > 0) {
-      status.setWarmPool(WarmPlacement.status(ie, placeholders));
-      List<Condition> conditions = new ArrayList<>(status.getConditions());
-      conditions.add(WarmPlacement.condition(ie, placeholders, priorityClassProblem));
-      status.setConditions(conditions);
-    }
-    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
-        ie.getMetadata().getGeneration(), clock.instant()));
+    InferenceEndpointStatus status = EndpointStatus.compute(new EndpointObservation(ie, servingDeployment, pods,
+        placeholders, cache, missingCredentials, ColdStarts.record(previousColdStart, fresh), health, scaling,
+        autoscaler != null, priorityClassProblem), clock.instant());
     announceTransitions(ie, previous, status);
 
     UpdateControl<InferenceEndpoint> control = StatusPatch.ifChanged(ie, status, InferenceEndpoint::new);
@@ -257,28 +245,6 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       unreachableWarmNodes.remove(key);
     }
     return WarmPlacement.nextStuckCheck(pods, warmPlacementTimeout);
-  }
-
-  /** desiredReplicas, lastScaleTime, currentMetrics and the three autoscaling conditions. */
-  private void autoscalingStatus(InferenceEndpointStatus status, InferenceEndpointStatus previous,
-      Autoscaler.Outcome scaling) {
-    String lastScale = previous == null ? null : previous.getLastScaleTime();
-    List<Condition> conditions = new ArrayList<>(status.getConditions());
-    status.setConditions(conditions);
-    if (scaling == null) {
-      // No Deployment yet (or no autoscaler in this process): say so rather than leave the conditions out.
-      status.setDesiredReplicas(previous == null ? null : previous.getDesiredReplicas());
-      status.setLastScaleTime(lastScale);
-      conditions.add(new Condition(Autoscaler.ABLE_TO_SCALE, Condition.FALSE,
-          autoscaler == null ? "AutoscalerOff" : "NoScaleTarget",
-          autoscaler == null ? "this operator runs without the autoscaler" : "the Deployment does not exist yet"));
-      return;
-    }
-    status.setDesiredReplicas(scaling.desiredReplicas());
-    status.setLastScaleTime(scaling.lastScale() != null
-        ? scaling.lastScale().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString() : lastScale);
-    status.setCurrentMetrics(scaling.currentMetrics());
-    conditions.addAll(scaling.conditions());
   }
 
   private static String missingCredentials(InferenceEndpoint ie, Context<InferenceEndpoint> context) {

@@ -7,10 +7,12 @@ import dev.warmstart.api.v1alpha1.ImageCacheStatus.CachedImage;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.NodeCounts;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.PullFailure;
 import dev.warmstart.kube.PodStatuses;
+import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -47,6 +49,19 @@ public final class CacheStatus {
 
   /** One image on one node. */
   record Observation(String node, String image, State state, String digest, String reason, String message) {}
+
+  /**
+   * The finished status after a round: {@link #compute(ImageCache, DaemonSet, Collection, List)}, with the
+   * transition times of the previous status's conditions kept where nothing changed.
+   */
+  public static ImageCacheStatus compute(ImageCache cache, DaemonSet daemonSet, Collection<Pod> pods,
+      List<String> missingPullSecrets, Instant now) {
+    ImageCacheStatus status = compute(cache, daemonSet, pods, missingPullSecrets);
+    ImageCacheStatus previous = cache.getStatus();
+    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
+        cache.getMetadata().getGeneration(), now));
+    return status;
+  }
 
   /**
    * @param daemonSet the cache's DaemonSet as last seen, or null before it exists

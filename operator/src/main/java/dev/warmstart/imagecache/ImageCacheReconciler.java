@@ -83,9 +83,8 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
     List<String> missingSecrets = MissingSecrets.among(context.getClient(), cache.getMetadata().getNamespace(),
         cache.getSpec().getImagePullSecrets().stream().map(LocalObjectReference::getName).toList());
     ImageCacheStatus previous = cache.getStatus();
-    ImageCacheStatus status = CacheStatus.compute(cache, ds, context.getSecondaryResources(Pod.class), missingSecrets);
-    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
-        cache.getMetadata().getGeneration(), clock.instant()));
+    ImageCacheStatus status = CacheStatus.compute(cache, ds, context.getSecondaryResources(Pod.class), missingSecrets,
+        clock.instant());
     announceTransitions(cache, previous, status);
     metrics.publish(context.getPrimaryCache().list().map(c -> sameObject(c, cache) ? withStatus(c, status) : c).toList());
 
