@@ -21,6 +21,8 @@ import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
@@ -28,6 +30,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,35 +39,40 @@ import org.slf4j.LoggerFactory;
  * Keeps an ImageCache's images on every node of its pool: applies the DaemonSet, then reports
  * where the images are from the DaemonSet's pods. Deleting the ImageCache garbage-collects the
  * DaemonSet (owner reference) and with it the pods.
+ *
+ * <p>The DaemonSet is the workflow's one dependent, invoked from {@link #reconcile} as the endpoint
+ * controller does, so that a failure reaches {@link #updateErrorStatus} as the API server gave it.
  */
 @ControllerConfiguration(name = ImageCacheReconciler.NAME)
+@Workflow(explicitInvocation = true, handleExceptionsInReconciler = true,
+    dependents = @Dependent(name = CacheDaemonSet.NAME, type = CacheDaemonSet.class))
 public class ImageCacheReconciler implements Reconciler<ImageCache> {
   public static final String NAME = "imagecache";
   private static final Logger log = LoggerFactory.getLogger(ImageCacheReconciler.class);
 
-  private final CacheDaemonSet daemonSet;
+  private final HelperSettings helpers;
   private final EventRecorder events;
   private final Transitions transitions;
   private final CacheMetrics metrics;
   private final Clock clock;
 
   public ImageCacheReconciler(HelperSettings helpers, EventRecorder events, CacheMetrics metrics, Clock clock) {
-    this.daemonSet = new CacheDaemonSet(helpers);
+    this.helpers = helpers;
     this.events = events;
     this.transitions = new Transitions(events);
     this.metrics = metrics;
     this.clock = clock;
   }
 
+  /** The pods; the DaemonSet's informer comes from the workflow. */
   @Override
   public List<EventSource<?, ImageCache>> prepareEventSources(EventSourceContext<ImageCache> context) {
-    var pods = new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
+    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
         .withName("imagecache-pods")
         .withLabelSelector(CacheDaemonSet.SELECTOR)
         .withNamespacesInheritedFromController()
         .withSecondaryToPrimaryMapper(ImageCacheReconciler::ownerOfPod)
-        .build(), context);
-    return List.of(daemonSet.initEventSource(context), pods);
+        .build(), context));
   }
 
   /** Pods name their ImageCache in annotations: label values are too short for any name a user may choose. */
@@ -78,8 +86,8 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
   }
 
   @Override
-  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context) {
-    DaemonSet ds = daemonSet.reconcile(cache, context).getSingleResource().orElse(null);
+  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context) throws Exception {
+    DaemonSet ds = apply(context);
     List<String> missingSecrets = MissingSecrets.among(context.getClient(), cache.getMetadata().getNamespace(),
         cache.getSpec().getImagePullSecrets().stream().map(LocalObjectReference::getName).toList());
     ImageCacheStatus previous = cache.getStatus();
@@ -90,6 +98,17 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
 
     UpdateControl<ImageCache> control = StatusPatch.ifChanged(cache, status, ImageCache::new);
     return missingSecrets.isEmpty() ? control : control.rescheduleAfter(MissingSecrets.RECHECK);
+  }
+
+  /** Runs the workflow; a failure is thrown as it came. The DaemonSet as applied, or null. */
+  private DaemonSet apply(Context<ImageCache> context) throws Exception {
+    CacheDaemonSet.provide(context, helpers);
+    var result = context.managedWorkflowAndDependentResourceContext().reconcileManagedWorkflow();
+    Optional<Exception> failure = result.getErroredDependents().values().stream().findFirst();
+    if (failure.isPresent()) {
+      throw failure.get();
+    }
+    return context.getSecondaryResource(DaemonSet.class).orElse(null);
   }
 
   /**
