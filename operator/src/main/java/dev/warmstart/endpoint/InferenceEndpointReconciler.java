@@ -82,10 +82,6 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
     this.transitions = new Transitions(events);
   }
 
-  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
-    this(helpers, events, metrics, clock, null, WarmPlacement.STUCK_AFTER, null);
-  }
-
   /** The pods; the dependents' informers come from the workflow. */
   @Override
   public List<EventSource<?, InferenceEndpoint>> prepareEventSources(EventSourceContext<InferenceEndpoint> context) {

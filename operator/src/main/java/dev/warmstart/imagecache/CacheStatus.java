@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -121,10 +120,6 @@ public final class CacheStatus {
       }
       Map<String, String> imageOfContainer = pod.getSpec().getContainers().stream()
           .collect(Collectors.toMap(Container::getName, Container::getImage, (a, b) -> a));
-      Map<String, ContainerStatus> statuses = pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
-          ? Map.of()
-          : pod.getStatus().getContainerStatuses().stream()
-              .collect(Collectors.toMap(ContainerStatus::getName, Function.identity(), (a, b) -> a));
       // The helper image of install-pause can fail to pull too; then no cache container can start.
       ContainerStatus helperFailure = PodStatuses.initContainers(pod).stream().filter(CacheStatus::failedWaiting)
           .findFirst().orElse(null);
@@ -132,7 +127,7 @@ public final class CacheStatus {
         if (!images.contains(c.getValue())) {
           continue; // a pod of an older template, rolling out
         }
-        ContainerStatus cs = statuses.get(c.getKey());
+        ContainerStatus cs = PodStatuses.container(pod, c.getKey()).orElse(null);
         out.add(helperFailure != null && (cs == null || cs.getState() == null || cs.getState().getRunning() == null)
             ? helperFailed(node, c.getValue(), helperFailure)
             : classify(node, c.getValue(), cs));
