@@ -433,7 +433,7 @@ done
 # As bench/fetch.sh: the JVM options of the init container (HelperSettings.FETCH_MODEL_JVM_OPTIONS)
 # with a class-data-sharing archive made the way image/build.sh makes it, outside the timed runs.
 FETCH_JVM_OPTIONS=$(awk '/FETCH_MODEL_JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
-    "$ROOT/operator/src/main/java/dev/warmstart/operator/HelperSettings.java" 2>/dev/null || true)
+    "$ROOT/operator/src/main/java/dev/warmstart/kube/HelperSettings.java" 2>/dev/null || true)
 [[ -n $FETCH_JVM_OPTIONS ]] || FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -Xmx256m"
 FETCH_JVM_OPTIONS=${FETCH_JVM_OPTIONS//\/app\/warmstart.jsa/$WORK\/warmstart.jsa}
 if java -XX:+UseSerialGC -XX:DumpLoadedClassList="$WORK/classes.raw" -jar "$JAR" cds-training \

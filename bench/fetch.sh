@@ -254,7 +254,7 @@ awk -v got="$ONE_MBIT" -v cap="$CONN_MBIT" 'BEGIN {exit !(got <= cap * 1.1)}' \
 # fetch-model runs with the JVM options its init container gets (HelperSettings.FETCH_MODEL_JVM_OPTIONS);
 # the peers on their defaults; no config or credentials from this machine.
 FETCH_JVM_OPTIONS=$(awk '/FETCH_MODEL_JVM_OPTIONS =/ {f = 1} f && /"/ {split($0, q, "\""); print q[2]; exit}' \
-    "$ROOT/operator/src/main/java/dev/warmstart/operator/HelperSettings.java" 2>/dev/null || true)
+    "$ROOT/operator/src/main/java/dev/warmstart/kube/HelperSettings.java" 2>/dev/null || true)
 if [[ -z $FETCH_JVM_OPTIONS ]]; then
     FETCH_JVM_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:-UsePerfData -Xshare:auto -Xmx256m"
     log "note: HelperSettings.FETCH_MODEL_JVM_OPTIONS not found; fetch-model runs with: $FETCH_JVM_OPTIONS"

@@ -1,6 +1,7 @@
 import dev.warmstart.gate.GateKind;
 import dev.warmstart.gate.GatePolicy;
 import dev.warmstart.gate.NodeSituation;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
@@ -96,8 +97,8 @@ public final class ColdStartGate {
         .endMetadata()
         .withNewSpec()
           .withNodeName(NODE)
-          .addNewInitContainer().withName(Labels.CONTAINER_INSTALL_PAUSE).withImage(OPERATOR_IMAGE).endInitContainer()
-          .addNewInitContainer().withName(Labels.CONTAINER_GATE).withImage(OPERATOR_IMAGE).endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_INSTALL_PAUSE).withImage(OPERATOR_IMAGE).endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage(OPERATOR_IMAGE).endInitContainer()
           .addNewContainer().withName("c0").withImage(image).endContainer()
         .endSpec()
         .build();
@@ -110,9 +111,9 @@ public final class ColdStartGate {
         .endMetadata()
         .withNewSpec()
           .withNodeName(NODE)
-          .addNewInitContainer().withName(Labels.CONTAINER_GATE).withImage(OPERATOR_IMAGE).endInitContainer()
-          .addNewInitContainer().withName(Labels.CONTAINER_FETCH_MODEL).withImage(OPERATOR_IMAGE).endInitContainer()
-          .addNewContainer().withName(Labels.CONTAINER_SERVER).withImage(image).endContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage(OPERATOR_IMAGE).endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_FETCH_MODEL).withImage(OPERATOR_IMAGE).endInitContainer()
+          .addNewContainer().withName(HelperContract.CONTAINER_SERVER).withImage(image).endContainer()
         .endSpec()
         .build();
     return "ok";
@@ -130,10 +131,10 @@ public final class ColdStartGate {
       grants.put(uid, now);
       if (kind == GateKind.MODEL) {
         // The gate init container exits 0 and fetch-model runs.
-        serving = withInit(withInit(serving, Labels.CONTAINER_GATE, terminated()), Labels.CONTAINER_FETCH_MODEL, running());
+        serving = withInit(withInit(serving, HelperContract.CONTAINER_GATE, terminated()), HelperContract.CONTAINER_FETCH_MODEL, running());
       } else {
         // Both init containers done; the kubelet pulls the image for container c0.
-        cache = withInit(withInit(cache, Labels.CONTAINER_INSTALL_PAUSE, terminated()), Labels.CONTAINER_GATE, terminated());
+        cache = withInit(withInit(cache, HelperContract.CONTAINER_INSTALL_PAUSE, terminated()), HelperContract.CONTAINER_GATE, terminated());
         cache = withContainer(cache, "c0", waiting("ContainerCreating"));
       }
     }
@@ -141,14 +142,14 @@ public final class ColdStartGate {
   }
 
   String imageCached() {
-    cache = withInit(withInit(cache, Labels.CONTAINER_INSTALL_PAUSE, terminated()), Labels.CONTAINER_GATE, terminated());
+    cache = withInit(withInit(cache, HelperContract.CONTAINER_INSTALL_PAUSE, terminated()), HelperContract.CONTAINER_GATE, terminated());
     cache = withContainer(cache, "c0", running());
     return "ok";
   }
 
   String modelDone() {
-    serving = withInit(serving, Labels.CONTAINER_FETCH_MODEL, terminated());
-    serving = withContainer(serving, Labels.CONTAINER_SERVER, waiting("ContainerCreating"));
+    serving = withInit(serving, HelperContract.CONTAINER_FETCH_MODEL, terminated());
+    serving = withContainer(serving, HelperContract.CONTAINER_SERVER, waiting("ContainerCreating"));
     return "ok";
   }
 

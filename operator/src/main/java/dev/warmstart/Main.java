@@ -1,8 +1,8 @@
 package dev.warmstart;
 
+import dev.warmstart.fetch.command.CdsTrainingCommand;
+import dev.warmstart.fetch.command.FetchModelCommand;
 import dev.warmstart.gate.GateCommand;
-import dev.warmstart.model.CdsTrainingCommand;
-import dev.warmstart.model.FetchModelCommand;
 import dev.warmstart.operator.OperatorCommand;
 import dev.warmstart.pause.InstallPauseCommand;
 import picocli.CommandLine;

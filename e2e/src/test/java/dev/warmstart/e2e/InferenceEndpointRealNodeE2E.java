@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -63,7 +64,7 @@ class InferenceEndpointRealNodeE2E {
         e -> RealEndpoint.is(e, "Ready", "True", "ReplicasReady"));
     Pod pod = tiny.pods(client).get(0);
     // gate, then fetch-model from S3, then the server: each a real container that ran to its end.
-    for (String init : List.of(Labels.CONTAINER_GATE, Labels.CONTAINER_FETCH_MODEL)) {
+    for (String init : List.of(HelperContract.CONTAINER_GATE, HelperContract.CONTAINER_FETCH_MODEL)) {
       ContainerStatus s = RealEndpoint.container(pod, init).orElseThrow();
       assertEquals(0, s.getState().getTerminated().getExitCode(), init + ": " + s);
     }
@@ -71,7 +72,7 @@ class InferenceEndpointRealNodeE2E {
     assertEquals(5, fetched.get("files").asInt(), fetched.toString());
     assertTrue(fetched.get("bytes").asLong() > SHARDS, fetched.toString());
     assertFalse(fetched.get("cacheHit").asBoolean(), fetched.toString());
-    assertTrue(RealEndpoint.container(pod, Labels.CONTAINER_SERVER).orElseThrow().getReady());
+    assertTrue(RealEndpoint.container(pod, HelperContract.CONTAINER_SERVER).orElseThrow().getReady());
     assertEquals("http://tiny." + RealNodes.NAMESPACE + ".svc:8000", ie.getStatus().getUrl());
     Phases phases = RealNodes.await("its cold start recorded", Duration.ofSeconds(30), () -> tiny.get(client),
         e -> RealEndpoint.coldStartOf(e, pod.getMetadata().getName()).isPresent())
@@ -190,7 +191,7 @@ class InferenceEndpointRealNodeE2E {
         assertTrue((Integer) Files.getAttribute(file, "unix:nlink") >= 3, "cache entry + two pods: " + file);
       }
       // Its server reads the model from that very directory: the mount the kubelet gave the container.
-      ContainerStatus server = RealEndpoint.container(second, Labels.CONTAINER_SERVER).orElseThrow();
+      ContainerStatus server = RealEndpoint.container(second, HelperContract.CONTAINER_SERVER).orElseThrow();
       int pid = RealNodes.containerProcesses(node, server.getContainerID()).get(0).pid();
       String mount = Files.readAllLines(Path.of("/proc", Integer.toString(pid), "mountinfo")).stream()
           .filter(l -> l.split(" ")[4].equals(RealEndpoint.MODEL_PATH)).findFirst().orElseThrow();
@@ -235,8 +236,11 @@ class InferenceEndpointRealNodeE2E {
    * </ul>
    * The kubelet probes a container once a relist of the runtime (every second) has shown it running, at the
    * probe's next tick (1 s): about 0.8 s from answering to Ready here (1.7 s with a startup probe, which adds a
-   * relist before the first readiness probe; up to 11 s with the former 10 s period). Asserted: the median
-   * server-start phase under 1.5 s (so 1 s), and a median of at most 1.5 s from answering to Ready as the test sees it.
+   * relist before the first readiness probe; up to 11 s with the former 10 s period). The phase in status also
+   * holds the server's own start (0.3 s on a quiet machine, over a second on a busy one) and reads whole seconds:
+   * median 1 s here when quiet, 2 s under load. Asserted with room for a busy machine, and still failed by a
+   * startup probe in front or a longer period: a median of at most 1.2 s from answering to Ready as the test sees
+   * it, and a median server-start phase of at most 2 s.
    */
   @Test
   void aServerThatAnswersAtOnceIsSeenReadyWithinASecond() {
@@ -281,9 +285,9 @@ class InferenceEndpointRealNodeE2E {
           + detection.stream().map(d -> String.format("%.2f", d)).toList() + ", median "
           + String.format("%.2f", medianDetection));
       assertEquals(5, serverStarts.size());
-      assertTrue(RealEndpoint.seconds(coldStart.getMedian().getServerStart()) < 1.5,
+      assertTrue(RealEndpoint.seconds(coldStart.getMedian().getServerStart()) <= 2,
           "median server start " + coldStart.getMedian().getServerStart() + " of " + serverStarts);
-      assertTrue(medianDetection <= 1.5, "median time from answering to Ready: " + detection);
+      assertTrue(medianDetection <= 1.2, "median time from answering to Ready: " + detection);
     } finally {
       RealNodes.deleteEndpoint(client, "quick");
     }

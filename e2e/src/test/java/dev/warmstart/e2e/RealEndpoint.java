@@ -4,6 +4,7 @@ import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.Durations;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -149,7 +150,7 @@ final class RealEndpoint {
 
   /** fetch-model's one-line JSON summary (its termination message). */
   static String fetchSummary(Pod pod) {
-    return container(pod, Labels.CONTAINER_FETCH_MODEL).map(c -> c.getState().getTerminated())
+    return container(pod, HelperContract.CONTAINER_FETCH_MODEL).map(c -> c.getState().getTerminated())
         .map(t -> t.getMessage()).orElse(null);
   }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.Container;
@@ -101,7 +102,7 @@ class WarmPoolE2E {
     // own arguments, into the directory that stands for that node's cache.
     try (Weights weights = Weights.serve()) {
       Path nodeCache = nodes.resolve(warmNode);
-      JsonNode placeholderFetch = runInitContainer(placeholder, Labels.CONTAINER_FETCH_MODEL, nodeCache, weights.uri());
+      JsonNode placeholderFetch = runInitContainer(placeholder, HelperContract.CONTAINER_FETCH_MODEL, nodeCache, weights.uri());
       assertEquals(false, placeholderFetch.get("cacheHit").asBoolean(), placeholderFetch.toString());
 
       // Scale to 2: the new replica goes to the warm node, preempting the placeholder there,
@@ -123,7 +124,7 @@ class WarmPoolE2E {
       double gateSeconds = (System.nanoTime() - start) / 1e9;
       assertTrue(gate.contains("ImageCached"), gate);
       assertTrue(gateSeconds < 5, "the gate opened at once: " + gateSeconds + " s\n" + gate);
-      JsonNode replicaFetch = runInitContainer(second, Labels.CONTAINER_FETCH_MODEL, nodeCache, weights.uri());
+      JsonNode replicaFetch = runInitContainer(second, HelperContract.CONTAINER_FETCH_MODEL, nodeCache, weights.uri());
       assertEquals(true, replicaFetch.get("cacheHit").asBoolean(), replicaFetch.toString());
       System.out.printf("e2e: warm replica %s on %s: gate open after %.1fs, fetch-model %s%n",
           second.getMetadata().getName(), warmNode, gateSeconds, replicaFetch);
@@ -231,7 +232,7 @@ class WarmPoolE2E {
 
   /** The gate init container of {@code pod} as a process, asking the operator's gate API. */
   private static String runGate(Pod pod) throws Exception {
-    Container gate = initContainer(pod, Labels.CONTAINER_GATE);
+    Container gate = initContainer(pod, HelperContract.CONTAINER_GATE);
     List<String> args = new ArrayList<>();
     for (String arg : gate.getArgs()) {
       args.add(arg.startsWith("--url=") ? "--url=http://127.0.0.1:" + CLUSTER.operator().gate().port() : arg);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
 import dev.warmstart.kube.Labels;
@@ -108,11 +109,14 @@ class WarmPoolRealNodeE2E {
       long coldFetch = RealEndpoint.seconds(cold.getGateWait()) + RealEndpoint.seconds(cold.getImagePull())
           + RealEndpoint.seconds(cold.getModelDownload());
       assertTrue(coldFetch >= 5, "200 MiB over 200 Mbit/s: " + RealEndpoint.describe(cold));
-      // On the warm node nothing is fetched: what is left of each phase is the helpers' own start (each phase
-      // is whole seconds).
-      for (String phase : List.of(warm.getGateWait(), warm.getModelDownload(), warm.getImagePull())) {
-        assertTrue(RealEndpoint.seconds(phase) <= 1, "nothing to fetch on the warm node: " + RealEndpoint.describe(warm));
-      }
+      // On the warm node nothing is fetched: the weights came from the node cache (above) and the kubelet found
+      // the serving image there. What is left of the gate, download and pull phases is the helpers' own start,
+      // which a busy machine stretches: not asserted in seconds.
+      assertTrue(events.stream().anyMatch(e -> "Pulled".equals(e.getReason())
+          && second.getMetadata().getName().equals(e.getRegarding().getName())
+          && String.valueOf(e.getRegarding().getFieldPath()).contains("{" + HelperContract.CONTAINER_SERVER + "}")
+          && e.getNote().contains("already present on machine")), "the serving image already on the warm node: "
+          + RealEndpoint.describe(warm));
       assertTrue(2 * RealEndpoint.seconds(warm.getTotal()) <= RealEndpoint.seconds(cold.getTotal()),
           "warm " + warm.getTotal() + " is at most half of cold " + cold.getTotal());
     } finally {

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.Durations;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -79,7 +79,7 @@ public final class ColdStarts {
     }
     Optional<Instant> ready = PodStatuses.condition(pod, "Ready").filter(c -> "True".equals(c.getStatus()))
         .map(PodCondition::getLastTransitionTime).map(Instant::parse);
-    Optional<ContainerStatus> server = PodStatuses.container(pod, Labels.CONTAINER_SERVER);
+    Optional<ContainerStatus> server = PodStatuses.container(pod, HelperContract.CONTAINER_SERVER);
     Optional<Instant> serverStarted = server.map(s -> s.getState() == null ? null : s.getState().getRunning())
         .map(r -> r == null || r.getStartedAt() == null ? null : Instant.parse(r.getStartedAt()));
     if (ready.isEmpty() || serverStarted.isEmpty()) {
@@ -88,8 +88,8 @@ public final class ColdStarts {
     Instant created = Instant.parse(pod.getMetadata().getCreationTimestamp());
     Instant scheduled = PodStatuses.condition(pod, "PodScheduled").filter(c -> "True".equals(c.getStatus()))
         .map(PodCondition::getLastTransitionTime).map(Instant::parse).orElse(created);
-    Optional<ContainerStatus> gate = terminated(pod, Labels.CONTAINER_GATE);
-    Optional<ContainerStatus> fetch = terminated(pod, Labels.CONTAINER_FETCH_MODEL);
+    Optional<ContainerStatus> gate = terminated(pod, HelperContract.CONTAINER_GATE);
+    Optional<ContainerStatus> fetch = terminated(pod, HelperContract.CONTAINER_FETCH_MODEL);
 
     Map<Phase, Double> s = new EnumMap<>(Phase.class);
     s.put(Phase.TOTAL, seconds(created, ready.get()));
@@ -166,7 +166,7 @@ public final class ColdStarts {
       return Optional.empty();
     }
     try {
-      JsonNode seconds = JSON.readTree(message).get("seconds");
+      JsonNode seconds = JSON.readTree(message).get(HelperContract.SUMMARY_SECONDS);
       if (seconds == null || !seconds.isNumber() || !Double.isFinite(seconds.asDouble()) || seconds.asDouble() < 0) {
         return Optional.empty();
       }
@@ -182,7 +182,7 @@ public final class ColdStarts {
       return Optional.empty();
     }
     try {
-      JsonNode error = JSON.readTree(message).get("error");
+      JsonNode error = JSON.readTree(message).get(HelperContract.SUMMARY_ERROR);
       return Optional.of(error != null && error.isTextual() ? error.asText() : message.strip());
     } catch (Exception e) {
       return Optional.of(message.strip());

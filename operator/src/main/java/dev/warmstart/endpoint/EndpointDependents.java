@@ -2,8 +2,8 @@ package dev.warmstart.endpoint;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;

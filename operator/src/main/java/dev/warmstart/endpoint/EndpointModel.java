@@ -3,15 +3,15 @@ package dev.warmstart.endpoint;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
+import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
 import dev.warmstart.api.v1alpha1.WarmPool;
-import dev.warmstart.gate.GateServer;
 import dev.warmstart.kube.DownwardApi;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.model.cache.PodDirectories;
 import dev.warmstart.kube.Names;
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.PodSecurity;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -21,8 +21,6 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodSchedulingGate;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
-import io.fabric8.kubernetes.api.model.SecurityContext;
-import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
@@ -61,7 +59,6 @@ public final class EndpointModel {
   static final String SERVER_POD_NAMESPACE_ENV = "WARMSTART_POD_NAMESPACE";
   static final String SERVER_POD_UID_ENV = "WARMSTART_POD_UID";
   static final String HTTP = "http";
-  static final long HELPER_UID = 65532L;
   /**
    * The server's readiness probe runs every second, the kubelet's shortest period, from the container's start:
    * a server is seen Ready within about a second of answering. A startup probe would add a hop: the kubelet runs
@@ -173,9 +170,7 @@ public final class EndpointModel {
               // The server needs no Kubernetes credentials, and neither do the helpers.
               .withAutomountServiceAccountToken(false)
               .withEnableServiceLinks(false)
-              .withNewSecurityContext()
-                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
-              .endSecurityContext()
+              .withSecurityContext(PodSecurity.pod())
               .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
               .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
@@ -195,7 +190,7 @@ public final class EndpointModel {
   private static List<Container> modelInitContainers(InferenceEndpoint ie, HelperSettings helpers) {
     List<Container> init = new ArrayList<>();
     if (helpers.gateEnabled()) {
-      init.add(helpers.gateContainer("model", ie.getSpec().gateTimeout(), restricted()));
+      init.add(helpers.gateContainer(HelperContract.GATE_KIND_MODEL, ie.getSpec().gateTimeout(), PodSecurity.helper()));
     }
     if (ie.getSpec().getModel() != null) {
       init.add(fetchModel(ie, helpers));
@@ -220,15 +215,15 @@ public final class EndpointModel {
   public static Deployment warmPool(InferenceEndpoint ie, HelperSettings helpers) {
     InferenceEndpointSpec spec = ie.getSpec();
     List<Container> init = new ArrayList<>();
-    init.add(helpers.installPauseContainer(restricted()));
+    init.add(helpers.installPauseContainer(PodSecurity.helper()));
     init.addAll(modelInitContainers(ie, helpers));
     Container placeholder = new ContainerBuilder()
-        .withName(Labels.CONTAINER_PLACEHOLDER)
+        .withName(HelperContract.CONTAINER_PLACEHOLDER)
         .withImage(spec.getImage())
         .withImagePullPolicy("IfNotPresent")
         .withCommand(HelperSettings.PAUSE)
         .withResources(spec.getResources() == null ? new ResourceRequirementsBuilder().build() : spec.getResources())
-        .withSecurityContext(restricted())
+        .withSecurityContext(PodSecurity.helper())
         .addNewVolumeMount().withName(HelperSettings.PAUSE_VOLUME).withMountPath(HelperSettings.PAUSE_DIR)
           .withReadOnly(true).endVolumeMount()
         .build();
@@ -251,9 +246,7 @@ public final class EndpointModel {
               .withEnableServiceLinks(false)
               // pause exits on SIGTERM at once: a preempted placeholder frees its GPU in moments.
               .withTerminationGracePeriodSeconds(5L)
-              .withNewSecurityContext()
-                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
-              .endSecurityContext()
+              .withSecurityContext(PodSecurity.pod())
               .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
               .withTolerations(spec.getTolerations().isEmpty() ? null : spec.getTolerations())
               .withImagePullSecrets(spec.getImagePullSecrets().isEmpty() ? null : spec.getImagePullSecrets())
@@ -271,7 +264,7 @@ public final class EndpointModel {
     var probe = new HTTPGetActionBuilder().withPath(spec.getHealthPath() == null ? "/health" : spec.getHealthPath())
         .withPort(new IntOrString(HTTP)).build();
     ContainerBuilder server = new ContainerBuilder()
-        .withName(Labels.CONTAINER_SERVER)
+        .withName(HelperContract.CONTAINER_SERVER)
         .withImage(spec.getImage())
         .withImagePullPolicy("IfNotPresent")
         .withCommand(spec.getCommand().isEmpty() ? null : spec.getCommand())
@@ -288,17 +281,14 @@ public final class EndpointModel {
         .withNewLivenessProbe().withHttpGet(probe).withInitialDelaySeconds(STARTUP_BUDGET_SECONDS)
           .withPeriodSeconds(LIVENESS_PERIOD).withTimeoutSeconds(LIVENESS_TIMEOUT)
           .withFailureThreshold(LIVENESS_FAILURES).endLivenessProbe()
-        // Serving images commonly run as root: keep their user, take away everything else.
-        .withSecurityContext(new SecurityContextBuilder()
-            .withAllowPrivilegeEscalation(false)
-            .withNewCapabilities().withDrop("ALL").endCapabilities()
-            .build());
+        .withSecurityContext(PodSecurity.servingImage());
     if (spec.getModel() != null && spec.getModel().nodeCacheEnabled()) {
       // The pod's own directory in the node cache, which fetch-model filled with hard links to the cached model.
       server.addToEnv(DownwardApi.field(SERVER_POD_NAMESPACE_ENV, "metadata.namespace"))
           .addToEnv(DownwardApi.field(SERVER_POD_UID_ENV, "metadata.uid"))
           .addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_CACHE_VOLUME).withMountPath(modelPath(ie))
-              .withSubPathExpr(PodDirectories.DIR + "/$(" + SERVER_POD_NAMESPACE_ENV + ")/$(" + SERVER_POD_UID_ENV + ")")
+              .withSubPathExpr(HelperContract.CACHE_POD_DIRECTORIES + "/$(" + SERVER_POD_NAMESPACE_ENV + ")/$("
+                  + SERVER_POD_UID_ENV + ")")
               .withReadOnly(true).build());
     } else if (spec.getModel() != null) {
       server.addToVolumeMounts(new VolumeMountBuilder().withName(MODEL_VOLUME).withMountPath(modelPath(ie))
@@ -310,22 +300,24 @@ public final class EndpointModel {
   private static Container fetchModel(InferenceEndpoint ie, HelperSettings helpers) {
     var model = ie.getSpec().getModel();
     ContainerBuilder fetch = new ContainerBuilder()
-        .withName(Labels.CONTAINER_FETCH_MODEL)
+        .withName(HelperContract.CONTAINER_FETCH_MODEL)
         .withImage(helpers.image())
         .withImagePullPolicy("IfNotPresent")
-        .withArgs("fetch-model")
+        .withArgs(HelperContract.COMMAND_FETCH_MODEL)
         // First: MODEL_PATH below refers to them, and $(VAR) only expands variables defined before.
         .addAllToEnv(model.nodeCacheEnabled() ? DownwardApi.podIdentity() : List.of())
-        .addToEnv(new EnvVar("MODEL_URI", model.getUri(), null))
-        .addToEnv(new EnvVar("MODEL_PATH", model.nodeCacheEnabled()
-            ? MODEL_CACHE_MOUNT + "/" + PodDirectories.DIR + "/$(POD_NAMESPACE)/$(POD_UID)" : modelPath(ie), null))
+        .addToEnv(new EnvVar(HelperContract.ENV_MODEL_URI, model.getUri(), null))
+        .addToEnv(new EnvVar(HelperContract.ENV_MODEL_PATH, model.nodeCacheEnabled()
+            ? MODEL_CACHE_MOUNT + "/" + HelperContract.CACHE_POD_DIRECTORIES + "/$(" + HelperContract.ENV_POD_NAMESPACE
+                + ")/$(" + HelperContract.ENV_POD_UID + ")"
+            : modelPath(ie), null))
         .addToEnv(new EnvVar("JAVA_TOOL_OPTIONS", HelperSettings.FETCH_MODEL_JVM_OPTIONS, null))
         .withResources(new ResourceRequirementsBuilder()
             .addToRequests("cpu", new Quantity("250m"))
             .addToRequests("memory", new Quantity("384Mi"))
             .addToLimits("memory", new Quantity("1Gi"))
             .build())
-        .withSecurityContext(restricted())
+        .withSecurityContext(PodSecurity.helper())
         // The JSON summary it leaves here feeds the operator's cold-start accounting.
         .withTerminationMessagePolicy("File");
     if (!model.nodeCacheEnabled()) {
@@ -339,11 +331,7 @@ public final class EndpointModel {
           .addNewVolumeMount().withName(MODEL_CACHE_VOLUME).withMountPath(MODEL_CACHE_MOUNT).endVolumeMount()
           // The kubelet creates the hostPath directory owned by root, mode 0755: only root may write there.
           // Root without any capability (no DAC override) can write only where root owns the files.
-          .withSecurityContext(new SecurityContextBuilder(restricted())
-              .withRunAsNonRoot(false)
-              .withRunAsUser(0L)
-              .withRunAsGroup(0L)
-              .build());
+          .withSecurityContext(PodSecurity.rootWithoutCapabilities());
     }
     if (model.getCredentialsSecret() != null && !model.getCredentialsSecret().isBlank()) {
       // Only the download sees the credentials; the server never does.
@@ -353,11 +341,13 @@ public final class EndpointModel {
   }
 
   private static List<String> fetchModelCacheArgs(InferenceEndpoint ie, HelperSettings helpers) {
-    List<String> args = new ArrayList<>(List.of("fetch-model", "--cache-dir=" + MODEL_CACHE_MOUNT,
-        "--cache-max-size=" + nodeCacheMaxBytes(ie)));
+    List<String> args = new ArrayList<>(List.of(HelperContract.COMMAND_FETCH_MODEL,
+        HelperContract.FETCH_OPTION_CACHE_DIR + "=" + MODEL_CACHE_MOUNT,
+        HelperContract.FETCH_OPTION_CACHE_MAX_SIZE + "=" + nodeCacheMaxBytes(ie)));
     if (helpers.gateEnabled()) {
-      args.add("--cache-pods-url=" + helpers.gateUrl().replaceAll("/+$", "") + GateServer.PODS_PATH
-          + "?node=$(NODE_NAME)");
+      args.add(HelperContract.FETCH_OPTION_CACHE_PODS_URL + "=" + helpers.gateUrl().replaceAll("/+$", "")
+          + HelperContract.PODS_PATH + "?" + HelperContract.PODS_QUERY_NODE + "=$(" + HelperContract.ENV_NODE_NAME
+          + ")");
     }
     return args;
   }
@@ -397,17 +387,6 @@ public final class EndpointModel {
   static String modelPath(InferenceEndpoint ie) {
     String path = ie.getSpec().getModel() == null ? null : ie.getSpec().getModel().getPath();
     return path == null ? "/models/model" : path;
-  }
-
-  private static SecurityContext restricted() {
-    return new SecurityContextBuilder()
-        .withRunAsNonRoot(true)
-        .withRunAsUser(HELPER_UID)
-        .withRunAsGroup(HELPER_UID)
-        .withAllowPrivilegeEscalation(false)
-        .withReadOnlyRootFilesystem(true)
-        .withNewCapabilities().withDrop("ALL").endCapabilities()
-        .build();
   }
 
   public static Service service(InferenceEndpoint ie) {

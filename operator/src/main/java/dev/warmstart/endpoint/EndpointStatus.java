@@ -5,7 +5,7 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.autoscale.Autoscaler;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.PodStatuses;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -179,7 +179,7 @@ public final class EndpointStatus {
       if (lostNode.isPresent()) {
         return lostNode; // what else its status says is stale: the node stopped reporting
       }
-      Optional<ContainerStatus> server = PodStatuses.container(pod, Labels.CONTAINER_SERVER);
+      Optional<ContainerStatus> server = PodStatuses.container(pod, HelperContract.CONTAINER_SERVER);
       String waiting = server.map(PodStatuses::waitingReason).orElse(null);
       if (waiting != null && PULL_FAILURES.contains(waiting)) {
         return Optional.of(new Problem("ImagePullFailed", "serving image " + ie.getSpec().getImage()
@@ -194,7 +194,7 @@ public final class EndpointStatus {
             + " init container's image " + helperPull.get().getImage() + " cannot be pulled on node "
             + pod.getSpec().getNodeName() + ": check the operator's --helper-image setting and that the nodes can pull it"));
       }
-      Optional<ContainerStatus> fetch = PodStatuses.initContainer(pod, Labels.CONTAINER_FETCH_MODEL);
+      Optional<ContainerStatus> fetch = PodStatuses.initContainer(pod, HelperContract.CONTAINER_FETCH_MODEL);
       Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
       if (fetchError.isPresent()) {
         return Optional.of(new Problem("ModelDownloadFailed", "fetch-model failed in pod " + pod.getMetadata().getName()

@@ -2,12 +2,12 @@ package dev.warmstart.endpoint;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.events.EventRecorder;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
 import dev.warmstart.status.MissingSecrets;
 import dev.warmstart.status.StatusPatch;
 import dev.warmstart.status.Transitions;

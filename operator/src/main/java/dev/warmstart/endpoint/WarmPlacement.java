@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.WarmPoolStatus;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.Container;
@@ -236,12 +237,12 @@ final class WarmPlacement {
    */
   static boolean isCurrent(Pod placeholder, InferenceEndpoint ie) {
     String image = placeholder.getSpec().getContainers().stream()
-        .filter(c -> Labels.CONTAINER_PLACEHOLDER.equals(c.getName())).map(Container::getImage)
+        .filter(c -> HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName())).map(Container::getImage)
         .findFirst().orElse(null);
     String uri = placeholder.getSpec().getInitContainers().stream()
-        .filter(c -> Labels.CONTAINER_FETCH_MODEL.equals(c.getName()))
+        .filter(c -> HelperContract.CONTAINER_FETCH_MODEL.equals(c.getName()))
         .flatMap(c -> c.getEnv() == null ? java.util.stream.Stream.<EnvVar>empty() : c.getEnv().stream())
-        .filter(e -> "MODEL_URI".equals(e.getName())).map(EnvVar::getValue).findFirst().orElse(null);
+        .filter(e -> HelperContract.ENV_MODEL_URI.equals(e.getName())).map(EnvVar::getValue).findFirst().orElse(null);
     String wanted = ie.getSpec().getModel() == null ? null : ie.getSpec().getModel().getUri();
     return Objects.equals(image, ie.getSpec().getImage()) && Objects.equals(uri, wanted);
   }

@@ -3,6 +3,7 @@ package dev.warmstart.gate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.Durations;
+import dev.warmstart.kube.HelperContract;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Spec;
  * go. It fails open: it exits 0 when the gate says go, when its deadline passes, when the operator
  * stays unreachable until then, and when the operator refuses the request. It never fails the pod.
  */
-@Command(name = "gate", mixinStandardHelpOptions = true,
+@Command(name = HelperContract.COMMAND_GATE, mixinStandardHelpOptions = true,
     description = "Wait until the operator's transfer gate lets this pod start its model download or image pre-pull;"
         + " proceed anyway after --timeout, or when the operator is unreachable or refuses. Always exits 0.")
 public final class GateCommand implements Callable<Integer> {
@@ -59,32 +60,34 @@ public final class GateCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--url", defaultValue = "${env:WARMSTART_GATE_URL}",
+  @Option(names = HelperContract.GATE_OPTION_URL, defaultValue = "${env:WARMSTART_GATE_URL}",
       description = "The operator's transfer gate, e.g. http://warmstart-gate.warmstart.svc:8081"
           + " (env WARMSTART_GATE_URL).")
   String url;
 
-  @Option(names = "--kind", defaultValue = "${env:WARMSTART_GATE_KIND}",
+  @Option(names = HelperContract.GATE_OPTION_KIND, defaultValue = "${env:WARMSTART_GATE_KIND}",
       description = "What this pod is about to start: model (a model download) or prepull (an image pre-pull)"
           + " (env WARMSTART_GATE_KIND).")
   String kind;
 
-  @Option(names = "--timeout", defaultValue = "${env:WARMSTART_GATE_TIMEOUT:-10m}",
+  @Option(names = HelperContract.GATE_OPTION_TIMEOUT, defaultValue = "${env:WARMSTART_GATE_TIMEOUT:-10m}",
       description = "Proceed after this long at the latest, counted from the start, e.g. 10m"
           + " (env WARMSTART_GATE_TIMEOUT; default: ${DEFAULT-VALUE}).")
   String timeout;
 
-  @Option(names = "--namespace", defaultValue = "${env:POD_NAMESPACE}",
+  @Option(names = "--namespace", defaultValue = "${env:" + HelperContract.ENV_POD_NAMESPACE + "}",
       description = "This pod's namespace (env POD_NAMESPACE).")
   String namespace;
 
-  @Option(names = "--pod", defaultValue = "${env:POD_NAME}", description = "This pod's name (env POD_NAME).")
+  @Option(names = "--pod", defaultValue = "${env:" + HelperContract.ENV_POD_NAME + "}",
+      description = "This pod's name (env POD_NAME).")
   String pod;
 
-  @Option(names = "--uid", defaultValue = "${env:POD_UID}", description = "This pod's UID (env POD_UID).")
+  @Option(names = "--uid", defaultValue = "${env:" + HelperContract.ENV_POD_UID + "}",
+      description = "This pod's UID (env POD_UID).")
   String uid;
 
-  @Option(names = "--node", defaultValue = "${env:NODE_NAME}",
+  @Option(names = "--node", defaultValue = "${env:" + HelperContract.ENV_NODE_NAME + "}",
       description = "The node this pod runs on (env NODE_NAME).")
   String node;
 
@@ -140,8 +143,12 @@ public final class GateCommand implements Callable<Integer> {
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(CONNECT_TIMEOUT)
         .build();
-    String base = url.replaceAll("/+$", "") + GateServer.PATH + "?namespace=" + encode(namespace) + "&pod="
-        + encode(pod) + "&uid=" + encode(uid) + "&node=" + encode(node) + "&kind=" + gateKind.wireName();
+    String base = url.replaceAll("/+$", "") + HelperContract.GATE_PATH
+        + "?" + HelperContract.GATE_QUERY_NAMESPACE + "=" + encode(namespace)
+        + "&" + HelperContract.GATE_QUERY_POD + "=" + encode(pod)
+        + "&" + HelperContract.GATE_QUERY_UID + "=" + encode(uid)
+        + "&" + HelperContract.GATE_QUERY_NODE + "=" + encode(node)
+        + "&" + HelperContract.GATE_QUERY_KIND + "=" + gateKind.wireName();
     String state = null;
     // A quick first look tells at once why the pod waits; the long polls that follow end on a change.
     boolean quick = true;
@@ -155,8 +162,9 @@ public final class GateCommand implements Callable<Integer> {
       Duration wait = quick ? Duration.ZERO : Duration.ofNanos(Math.min(remaining, pollLimit.toNanos()));
       String newState;
       try {
-        HttpResponse<String> response = ask(client, URI.create(base + "&wait=" + wait.toMillis() + "ms"),
-            wait.plus(ANSWER_SLACK), Duration.ofNanos(remaining).plusSeconds(1));
+        URI uri = URI.create(base + "&" + HelperContract.GATE_QUERY_WAIT + "=" + wait.toMillis() + "ms");
+        HttpResponse<String> response = ask(client, uri, wait.plus(ANSWER_SLACK),
+            Duration.ofNanos(remaining).plusSeconds(1));
         int code = response.statusCode();
         JsonNode body = parse(response.body());
         String reason = body.path("reason").asText("");

@@ -1,5 +1,6 @@
 package dev.warmstart.gate;
 
+import dev.warmstart.kube.HelperContract;
 import java.util.Locale;
 
 /**
@@ -7,8 +8,8 @@ import java.util.Locale;
  * image pre-pull (ImageCache pod).
  */
 public enum GateKind {
-  MODEL("model", "model download"),
-  PREPULL("prepull", "image pre-pull");
+  MODEL(HelperContract.GATE_KIND_MODEL, "model download"),
+  PREPULL(HelperContract.GATE_KIND_PREPULL, "image pre-pull");
 
   private final String wireName;
   private final String description;

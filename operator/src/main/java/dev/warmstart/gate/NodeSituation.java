@@ -1,5 +1,6 @@
 package dev.warmstart.gate;
 
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerState;
@@ -133,17 +134,17 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
    * opened (seen terminated, or granted within the expiry) and fetch-model has not finished.
    */
   static Optional<Transfer> modelDownload(Pod pod, boolean granted) {
-    if (!hasInitContainer(pod, Labels.CONTAINER_FETCH_MODEL)) {
+    if (!hasInitContainer(pod, HelperContract.CONTAINER_FETCH_MODEL)) {
       return Optional.empty();
     }
-    ContainerStatus fetch = initStatus(pod, Labels.CONTAINER_FETCH_MODEL);
+    ContainerStatus fetch = initStatus(pod, HelperContract.CONTAINER_FETCH_MODEL);
     if (isRunning(fetch)) {
       return Optional.of(new Transfer(uid(pod), GateKind.MODEL, name(pod), "fetch-model running"));
     }
     if (isTerminated(fetch) || !isStarting(fetch)) {
       return Optional.empty();
     }
-    if (succeeded(initStatus(pod, Labels.CONTAINER_GATE))) {
+    if (succeeded(initStatus(pod, HelperContract.CONTAINER_GATE))) {
       return Optional.of(new Transfer(uid(pod), GateKind.MODEL, name(pod), "gate passed, fetch-model starting"));
     }
     if (granted) {
@@ -192,7 +193,8 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
   /** The serving image: the server's, or the one a warm-pool placeholder holds. */
   static String serverImage(Pod pod) {
     return pod.getSpec().getContainers().stream()
-        .filter(c -> Labels.CONTAINER_SERVER.equals(c.getName()) || Labels.CONTAINER_PLACEHOLDER.equals(c.getName()))
+        .filter(c -> HelperContract.CONTAINER_SERVER.equals(c.getName())
+            || HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName()))
         .map(Container::getImage)
         .findFirst()
         .orElse(null);

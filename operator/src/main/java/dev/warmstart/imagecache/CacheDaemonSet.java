@@ -1,8 +1,8 @@
 package dev.warmstart.imagecache;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;

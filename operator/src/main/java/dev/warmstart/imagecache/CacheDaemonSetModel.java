@@ -2,17 +2,17 @@ package dev.warmstart.imagecache;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.kube.Names;
+import dev.warmstart.kube.PodSecurity;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
-import io.fabric8.kubernetes.api.model.SecurityContext;
-import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.DaemonSetBuilder;
 import java.util.ArrayList;
@@ -30,8 +30,6 @@ import java.util.Map;
  */
 public final class CacheDaemonSetModel {
   public static final String COMPONENT = Labels.COMPONENT_IMAGE_CACHE;
-  /** A non-root UID outside the range images usually allocate. */
-  static final long RUN_AS = 65532L;
   /** How long a pre-pull yields to model downloads before it pulls anyway. */
   static final String PREPULL_GATE_TIMEOUT = "30m";
 
@@ -75,17 +73,17 @@ public final class CacheDaemonSetModel {
               .addToRequests("memory", new Quantity("4Mi"))
               .addToLimits("memory", new Quantity("16Mi"))
               .build())
-          .withSecurityContext(restricted())
+          .withSecurityContext(PodSecurity.restricted())
           .addNewVolumeMount().withName(HelperSettings.PAUSE_VOLUME).withMountPath(HelperSettings.PAUSE_DIR)
             .withReadOnly(true).endVolumeMount()
           .build());
     }
     List<Container> init = new ArrayList<>();
-    init.add(helpers.installPauseContainer(restricted()));
+    init.add(helpers.installPauseContainer(PodSecurity.restricted()));
     if (helpers.gateEnabled()) {
       // Init containers finish before the kubelet pulls the images: a pre-pull waits here while a
       // model download has the node's link, unless a serving pod waiting on that node needs it.
-      init.add(helpers.gateContainer("prepull", PREPULL_GATE_TIMEOUT, restricted()));
+      init.add(helpers.gateContainer(HelperContract.GATE_KIND_PREPULL, PREPULL_GATE_TIMEOUT, PodSecurity.restricted()));
     }
 
     var podSpec = new DaemonSetBuilder()
@@ -114,12 +112,8 @@ public final class CacheDaemonSetModel {
               .withAutomountServiceAccountToken(false)
               .withEnableServiceLinks(false)
               .withTerminationGracePeriodSeconds(5L)
-              .withNewSecurityContext()
-                .withRunAsNonRoot(true)
-                .withRunAsUser(RUN_AS)
-                .withRunAsGroup(RUN_AS)
-                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
-              .endSecurityContext()
+              // Only the helpers and pause run here: the whole pod runs as the helpers' user.
+              .withSecurityContext(PodSecurity.helperPod())
               .withNodeSelector(spec.getNodeSelector().isEmpty() ? null : spec.getNodeSelector())
               .withAffinity(spec.getNodeAffinity() == null ? null
                   : new AffinityBuilder().withNodeAffinity(spec.getNodeAffinity()).build())
@@ -132,14 +126,5 @@ public final class CacheDaemonSetModel {
           .endTemplate()
         .endSpec();
     return podSpec.build();
-  }
-
-  /** Restricted pod security: nothing but the right to run. */
-  private static SecurityContext restricted() {
-    return new SecurityContextBuilder()
-        .withAllowPrivilegeEscalation(false)
-        .withReadOnlyRootFilesystem(true)
-        .withNewCapabilities().withDrop("ALL").endCapabilities()
-        .build();
   }
 }

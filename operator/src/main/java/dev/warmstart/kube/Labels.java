@@ -1,6 +1,6 @@
 package dev.warmstart.kube;
 
-/** Label, annotation and container names the operator puts on what it creates, and that its helpers rely on. */
+/** Label and annotation names the operator puts on what it creates. Container names: {@link HelperContract}. */
 public final class Labels {
   public static final String MANAGED_BY = "app.kubernetes.io/managed-by";
   public static final String MANAGED_BY_VALUE = "warmstart";
@@ -36,14 +36,6 @@ public final class Labels {
   public static final String WARM_NODE = "warmstart.dev/warm-node";
   /** Annotation on serving pods: "true" when the endpoint's serving image is kept cached on the pool. */
   public static final String IMAGE_CACHE_ENABLED = "warmstart.dev/image-cache-enabled";
-
-  /** Container names in the pods the operator creates. */
-  public static final String CONTAINER_GATE = "gate";
-  public static final String CONTAINER_FETCH_MODEL = "fetch-model";
-  public static final String CONTAINER_SERVER = "server";
-  public static final String CONTAINER_INSTALL_PAUSE = "install-pause";
-  /** The container of a warm-pool placeholder: the serving image, running the pause binary. */
-  public static final String CONTAINER_PLACEHOLDER = "placeholder";
 
   private Labels() {}
 }

@@ -9,10 +9,12 @@ import dev.warmstart.endpoint.InferenceEndpointReconciler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.imagecache.CacheMetrics;
 import dev.warmstart.imagecache.ImageCacheReconciler;
+import dev.warmstart.kube.HelperSettings;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import dev.warmstart.gate.GateServer;
+import dev.warmstart.gate.GateSettings;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
@@ -142,7 +144,7 @@ public class OperatorCommand implements Callable<Integer> {
     GateServer gate = null;
     if (helpers.gateEnabled()) {
       gate = GateServer.forCluster(client, watchedNamespaces().orElse(Set.of()), new InetSocketAddress(gatePort),
-          leader::get, registry, clock, GateServer.Settings.DEFAULTS.withMaxPerNode(gateMaxTransfersPerNode));
+          leader::get, registry, clock, GateSettings.DEFAULTS.withMaxPerNode(gateMaxTransfersPerNode));
       gate.start();
     }
     operator.start();

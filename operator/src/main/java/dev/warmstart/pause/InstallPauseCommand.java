@@ -1,5 +1,6 @@
 package dev.warmstart.pause;
 
+import dev.warmstart.kube.HelperContract;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -17,7 +18,7 @@ import picocli.CommandLine.TypeConversionException;
  * containers. Run by the init container of the image-cache pods; safe to run again.
  */
 @Command(
-        name = "install-pause",
+        name = HelperContract.COMMAND_INSTALL_PAUSE,
         mixinStandardHelpOptions = true,
         description = "Write the static pause binary (blocks until SIGTERM, SIGINT or SIGHUP, then exits 0)"
                 + " to TARGET with mode 0555, replacing any previous copy atomically.")

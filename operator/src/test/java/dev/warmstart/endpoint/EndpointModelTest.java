@@ -2,53 +2,44 @@ package dev.warmstart.endpoint;
 
 import static dev.warmstart.endpoint.ServingPods.HELPERS;
 import static dev.warmstart.endpoint.ServingPods.VLLM;
-import static dev.warmstart.endpoint.ServingPods.load;
 import static dev.warmstart.endpoint.ServingPods.qwen;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.warmstart.api.v1alpha1.Autoscaling;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
-import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.ImageCachePolicy;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.NodeCache;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
-import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
-import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.Toleration;
-import io.fabric8.kubernetes.api.model.TolerationBuilder;
-import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** What an InferenceEndpoint becomes: its Deployment, Service and ImageCache. */
+/**
+ * The rules of what an InferenceEndpoint becomes that hold for every input (security, names, probes, variable
+ * order) and the input variants no scenario spells out; each scenario's exact objects are {@link EndpointGoldenTest}'s.
+ */
 class EndpointModelTest {
   private static final Pattern DNS1123_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   /** What a Service's name must be: a DNS-1035 label (it starts with a letter). */
@@ -81,15 +72,15 @@ class EndpointModelTest {
   }
 
   static Container server(PodSpec pod) {
-    return container(pod.getContainers(), Labels.CONTAINER_SERVER);
+    return container(pod.getContainers(), HelperContract.CONTAINER_SERVER);
   }
 
   static Container gate(PodSpec pod) {
-    return container(pod.getInitContainers(), Labels.CONTAINER_GATE);
+    return container(pod.getInitContainers(), HelperContract.CONTAINER_GATE);
   }
 
   static Container fetchModel(PodSpec pod) {
-    return container(pod.getInitContainers(), Labels.CONTAINER_FETCH_MODEL);
+    return container(pod.getInitContainers(), HelperContract.CONTAINER_FETCH_MODEL);
   }
 
   static List<String> initNames(PodSpec pod) {
@@ -136,37 +127,7 @@ class EndpointModelTest {
     return sb.append(last).toString();
   }
 
-  /** As a tree of maps and lists: what a golden file says, whatever its key order (ImageCacheSpec has no equals). */
-  static Object tree(Object resource) {
-    return Serialization.unmarshal(Serialization.asYaml(resource), Map.class);
-  }
-
-  static <T> void assertMatchesGolden(T actual, String resource, Class<T> type) {
-    String actualYaml = Serialization.asYaml(actual);
-    // Parsed as the type first, so that quoting and number formats in the golden file do not matter either.
-    T expected = load(resource, type);
-    assertNotNull(expected, resource + " is empty");
-    assertEquals(tree(expected), tree(actual),
-        () -> "differs from src/test/resources/endpoint/" + resource + "; if the change is intended, review and "
-            + "replace the file with:\n" + actualYaml);
-  }
-
-  // ---------------------------------------------------------------- golden files
-
-  @Test
-  void deploymentMatchesGoldenFile() {
-    assertMatchesGolden(EndpointModel.deployment(qwen(), HELPERS), "out-qwen3-8b-deployment.yaml", Deployment.class);
-  }
-
-  @Test
-  void serviceMatchesGoldenFile() {
-    assertMatchesGolden(EndpointModel.service(qwen()), "out-qwen3-8b-service.yaml", Service.class);
-  }
-
-  @Test
-  void imageCacheMatchesGoldenFile() {
-    assertMatchesGolden(EndpointModel.imageCache(qwen()), "out-qwen3-8b-imagecache.yaml", ImageCache.class);
-  }
+  // ---------------------------------------------------------------- determinism
 
   @Test
   void desiredObjectsAreDeterministic() {
@@ -178,100 +139,21 @@ class EndpointModelTest {
 
   // ---------------------------------------------------------------- init containers
 
-  @Test
-  void initOrderIsGateThenFetchModel() {
-    PodSpec pod = podSpec(qwen());
-    assertEquals(List.of(Labels.CONTAINER_GATE, Labels.CONTAINER_FETCH_MODEL), initNames(pod),
-        "the download waits at the gate, so the gate runs first");
-    assertEquals(List.of(Labels.CONTAINER_SERVER), pod.getContainers().stream().map(Container::getName).toList());
-    assertEquals(HELPERS.image(), gate(pod).getImage());
-    assertEquals(HELPERS.image(), fetchModel(pod).getImage());
-    assertEquals(VLLM, server(pod).getImage());
-  }
-
   @ParameterizedTest
   @ValueSource(strings = {"", " "})
   void withoutGateUrlThereIsNoGate(String url) {
     for (HelperSettings helpers : List.of(new HelperSettings(HELPERS.image(), null),
         new HelperSettings(HELPERS.image(), url))) {
       PodSpec pod = podSpec(qwen(), helpers);
-      assertEquals(List.of(Labels.CONTAINER_FETCH_MODEL), initNames(pod), () -> "gate URL '" + helpers.gateUrl() + "'");
+      assertEquals(List.of(HelperContract.CONTAINER_FETCH_MODEL), initNames(pod), () -> "gate URL '" + helpers.gateUrl() + "'");
     }
   }
 
   @Test
-  void withoutModelThereIsNoDownloadAndNoModelMount() {
+  void withoutModelOrGateThereIsNoInitContainer() {
     InferenceEndpoint ie = qwen();
     ie.getSpec().setModel(null);
-    PodSpec pod = podSpec(ie);
-    assertEquals(List.of(Labels.CONTAINER_GATE), initNames(pod));
-    assertEquals(Optional.empty(), mountOf(server(pod), EndpointModel.MODEL_VOLUME), "nothing to mount");
     assertTrue(initNames(podSpec(ie, new HelperSettings(HELPERS.image(), null))).isEmpty(), "neither gate nor download");
-  }
-
-  @Test
-  void gateKnowsItsPodAndTimeout() {
-    Container gate = gate(podSpec(qwen()));
-    assertEquals("metadata.namespace", fieldPath(gate, "POD_NAMESPACE"));
-    assertEquals("metadata.name", fieldPath(gate, "POD_NAME"));
-    assertEquals("metadata.uid", fieldPath(gate, "POD_UID"));
-    assertEquals("spec.nodeName", fieldPath(gate, "NODE_NAME"));
-    assertTrue(gate.getArgs().contains("--url=" + HELPERS.gateUrl()), gate.getArgs()::toString);
-    assertTrue(gate.getArgs().contains("--kind=model"), gate.getArgs()::toString);
-    assertEquals("gate", gate.getArgs().get(0), "the subcommand");
-    assertTrue(gate.getArgs().contains("--timeout=10m"), gate.getArgs()::toString);
-
-    InferenceEndpoint custom = qwen();
-    custom.getSpec().getImageCache().setGateTimeout("3m30s");
-    List<String> args = gate(podSpec(custom)).getArgs();
-    assertTrue(args.contains("--timeout=3m30s"), args::toString);
-    assertEquals(1, args.stream().filter(a -> a.startsWith("--timeout")).count(), args::toString);
-  }
-
-  @Test
-  void gateTimeoutDefaultsToTenMinutes() {
-    InferenceEndpoint noPolicy = qwen();
-    noPolicy.getSpec().setImageCache(null);
-    assertTrue(gate(podSpec(noPolicy)).getArgs().contains("--timeout=10m"));
-    InferenceEndpoint noTimeout = qwen();
-    noTimeout.getSpec().getImageCache().setGateTimeout(null);
-    assertTrue(gate(podSpec(noTimeout)).getArgs().contains("--timeout=10m"));
-  }
-
-  @Test
-  void fetchModelIsToldWhatAndWhere() {
-    Container fetch = fetchModel(podSpec(qwen()));
-    assertEquals(List.of("fetch-model"), fetch.getArgs());
-    assertEquals(Optional.of("s3://models/qwen3-8b/"), env(fetch, "MODEL_URI"));
-    assertEquals(Optional.of("/models/qwen3-8b"), env(fetch, "MODEL_PATH"));
-    assertEquals("File", fetch.getTerminationMessagePolicy(), "its summary feeds the cold-start accounting");
-  }
-
-  // ---------------------------------------------------------------- the model volume
-
-  @Test
-  void serverReadsTheModelReadOnlyAndFetchModelWritesIt() {
-    PodSpec pod = podSpec(qwen());
-    VolumeMount serverMount = mountOf(server(pod), EndpointModel.MODEL_VOLUME)
-        .orElseThrow(() -> new AssertionError("the server does not mount the model"));
-    assertEquals("/models/qwen3-8b", serverMount.getMountPath(), "spec.model.path");
-    assertEquals(Boolean.TRUE, serverMount.getReadOnly(), "the server must not change the weights");
-    VolumeMount fetchMount = mountOf(fetchModel(pod), EndpointModel.MODEL_VOLUME)
-        .orElseThrow(() -> new AssertionError("fetch-model does not mount the model volume"));
-    assertEquals("/models/qwen3-8b", fetchMount.getMountPath());
-    assertNotEquals(Boolean.TRUE, fetchMount.getReadOnly(), "fetch-model writes the weights");
-    assertTrue(pod.getVolumes().stream().anyMatch(v -> v.getName().equals(EndpointModel.MODEL_VOLUME)
-        && v.getEmptyDir() != null), "the model lives in an emptyDir");
-    assertEquals(Optional.empty(), mountOf(gate(pod), EndpointModel.MODEL_VOLUME), "the gate needs no weights");
-  }
-
-  @Test
-  void modelPathDefault() {
-    InferenceEndpoint ie = qwen();
-    ie.getSpec().getModel().setPath(null);
-    PodSpec pod = podSpec(ie);
-    assertEquals("/models/model", mountOf(server(pod), EndpointModel.MODEL_VOLUME).orElseThrow().getMountPath());
-    assertEquals("/models/model", mountOf(fetchModel(pod), EndpointModel.MODEL_VOLUME).orElseThrow().getMountPath());
   }
 
   // ---------------------------------------------------------------- credentials
@@ -345,41 +227,13 @@ class EndpointModelTest {
   }
 
   @Test
-  void nodeCacheIsAHostPathWhereEachPodGetsItsOwnDirectory() {
-    PodSpec pod = podSpec(withNodeCache("/mnt/nvme/model-cache", "200Gi"));
-
-    Volume volume = pod.getVolumes().stream().filter(v -> v.getName().equals(EndpointModel.MODEL_CACHE_VOLUME))
-        .findFirst().orElseThrow(() -> new AssertionError("no cache volume in " + pod.getVolumes()));
-    assertEquals("/mnt/nvme/model-cache", volume.getHostPath().getPath());
-    assertEquals("DirectoryOrCreate", volume.getHostPath().getType());
-    assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getName().equals(EndpointModel.MODEL_VOLUME)),
-        "no emptyDir: the model lives in the cache's mount, where it can be hard-linked");
-    Container fetch = fetchModel(pod);
-    VolumeMount mount = mountOf(fetch, EndpointModel.MODEL_CACHE_VOLUME)
-        .orElseThrow(() -> new AssertionError("fetch-model does not mount the cache"));
-    assertEquals("/var/lib/warmstart/model-cache", mount.getMountPath());
-    assertNotEquals(Boolean.TRUE, mount.getReadOnly(), "fetch-model fills the cache");
-    assertEquals(null, mount.getSubPath());
-    assertEquals(List.of("fetch-model", "--cache-dir=/var/lib/warmstart/model-cache",
-        "--cache-max-size=" + (200L << 30),
-        "--cache-pods-url=http://warmstart-gate.warmstart.svc:8081/v1/pods?node=$(NODE_NAME)"), fetch.getArgs());
+  void nodeCacheVariablesAreDefinedBeforeTheyAreUsed() {
+    Container fetch = fetchModel(podSpec(withNodeCache("/mnt/nvme/model-cache", "200Gi")));
     // $(VAR) in an env value expands the variables defined before it: the downward API's come first.
     assertEquals(Optional.of("/var/lib/warmstart/model-cache/pods/$(POD_NAMESPACE)/$(POD_UID)"), env(fetch, "MODEL_PATH"));
     List<String> names = fetch.getEnv().stream().map(e -> e.getName()).toList();
     assertTrue(names.contains("POD_UID") && names.indexOf("POD_UID") < names.indexOf("MODEL_PATH")
         && names.indexOf("POD_NAMESPACE") < names.indexOf("MODEL_PATH") && names.contains("NODE_NAME"), names.toString());
-    assertEquals("metadata.uid", fetch.getEnv().stream().filter(e -> e.getName().equals("POD_UID")).findFirst()
-        .orElseThrow().getValueFrom().getFieldRef().getFieldPath());
-
-    VolumeMount served = mountOf(server(pod), EndpointModel.MODEL_CACHE_VOLUME)
-        .orElseThrow(() -> new AssertionError("the server does not mount its directory"));
-    assertEquals("/models/qwen3-8b", served.getMountPath());
-    assertEquals("pods/$(WARMSTART_POD_NAMESPACE)/$(WARMSTART_POD_UID)", served.getSubPathExpr());
-    assertEquals(Boolean.TRUE, served.getReadOnly(), "the server only reads the weights");
-    assertEquals("metadata.uid", server(pod).getEnv().stream().filter(e -> e.getName().equals("WARMSTART_POD_UID"))
-        .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
-    assertEquals(Optional.empty(), mountOf(gate(pod), EndpointModel.MODEL_CACHE_VOLUME));
-    assertEquals(Optional.of("s3://models/qwen3-8b/"), env(fetch, "MODEL_URI"));
   }
 
   @Test
@@ -394,16 +248,11 @@ class EndpointModelTest {
     assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation());
     assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem());
     assertNotEquals(Boolean.TRUE, sc.getPrivileged());
-    assertEquals(EndpointModel.HELPER_UID, gate(pod).getSecurityContext().getRunAsUser(), "the gate is unchanged");
+    assertEquals(HelperContract.HELPER_UID, gate(pod).getSecurityContext().getRunAsUser(), "the gate is unchanged");
   }
 
   @Test
-  void nodeCacheDefaults() {
-    PodSpec pod = podSpec(withNodeCache(null, null));
-    assertEquals("/var/lib/warmstart/model-cache", pod.getVolumes().stream()
-        .filter(v -> v.getHostPath() != null).findFirst().orElseThrow().getHostPath().getPath());
-    assertTrue(fetchModel(pod).getArgs().contains("--cache-max-size=" + (500L << 30)), fetchModel(pod).getArgs()::toString);
-
+  void nodeCacheSizeInBytes() {
     InferenceEndpoint odd = withNodeCache(null, "1.5Gi");
     assertTrue(fetchModel(podSpec(odd)).getArgs().contains("--cache-max-size=" + (3L << 29)));
     odd.getSpec().getModel().getNodeCache().setMaxSize(null);
@@ -418,7 +267,7 @@ class EndpointModelTest {
       PodSpec pod = podSpec(ie);
       assertTrue(pod.getVolumes().stream().allMatch(v -> v.getHostPath() == null), "no hostPath");
       assertEquals(List.of("fetch-model"), fetchModel(pod).getArgs());
-      assertEquals(EndpointModel.HELPER_UID, fetchModel(pod).getSecurityContext().getRunAsUser());
+      assertEquals(HelperContract.HELPER_UID, fetchModel(pod).getSecurityContext().getRunAsUser());
       assertEquals(EndpointModel.deployment(qwen(), HELPERS), EndpointModel.deployment(ie, HELPERS),
           "the same pod as without nodeCache");
     }
@@ -441,96 +290,31 @@ class EndpointModelTest {
   // ---------------------------------------------------------------- the server
 
   @Test
-  void probesUseTheHealthPathOnTheNamedPort() {
-    InferenceEndpoint ie = qwen();
-    ie.getSpec().setHealthPath("/v2/health/ready");
-    ie.getSpec().setPort(8080);
-    PodSpec pod = podSpec(ie);
-    Container server = server(pod);
-    assertEquals(1, server.getPorts().size());
-    String portName = server.getPorts().get(0).getName();
-    assertNotNull(portName, "the port is named");
-    assertEquals(8080, server.getPorts().get(0).getContainerPort());
-    for (Probe probe : List.of(server.getReadinessProbe(), server.getLivenessProbe())) {
-      assertNotNull(probe);
-      assertEquals("/v2/health/ready", probe.getHttpGet().getPath());
-      assertEquals(new IntOrString(portName), probe.getHttpGet().getPort());
-    }
+  void serverIsSeenReadyAtOnceAndRestartedOnlyAfterItsStartupBudget() {
+    Container server = server(podSpec(qwen()));
     assertNull(server.getStartupProbe(), "the readiness probe runs from the start: a startup probe delays it");
     assertEquals(1, server.getReadinessProbe().getPeriodSeconds(), "a server is seen ready within a second of answering");
     assertTrue(server.getLivenessProbe().getInitialDelaySeconds() >= 1800,
         "weights of large models load for many minutes: a 30-minute startup budget before any restart");
-
-    Service service = EndpointModel.service(ie);
-    assertEquals(8080, service.getSpec().getPorts().get(0).getPort());
-    assertEquals(new IntOrString(portName), service.getSpec().getPorts().get(0).getTargetPort());
   }
 
   @Test
-  void defaultHealthPathAndPort() {
-    InferenceEndpoint ie = qwen();
-    ie.getSpec().setHealthPath(null);
-    ie.getSpec().setPort(null);
-    Container server = server(podSpec(ie));
-    assertEquals("/health", server.getReadinessProbe().getHttpGet().getPath());
-    assertEquals("/health", server.getLivenessProbe().getHttpGet().getPath());
-    assertEquals(8000, server.getPorts().get(0).getContainerPort());
-    assertEquals("http://qwen3-8b.ml.svc:8000", EndpointModel.url(ie));
-  }
-
-  @Test
-  void gpuLimitsAreCopied() {
+  void onlyTheServerHoldsAGpu() {
     PodSpec pod = podSpec(qwen());
-    Container server = server(pod);
-    assertEquals(new Quantity("1"), server.getResources().getLimits().get("nvidia.com/gpu"));
-    assertEquals(new Quantity("24Gi"), server.getResources().getRequests().get("memory"));
+    assertEquals(new Quantity("1"), server(pod).getResources().getLimits().get("nvidia.com/gpu"));
     for (Container c : pod.getInitContainers()) {
       assertNull(c.getResources().getLimits().get("nvidia.com/gpu"), () -> c.getName() + " must not hold a GPU");
       assertNull(c.getResources().getRequests().get("nvidia.com/gpu"), () -> c.getName() + " must not hold a GPU");
     }
   }
 
-  @Test
-  void commandArgsAndEnvOfTheServer() {
-    Container server = server(podSpec(qwen()));
-    assertEquals(List.of("--model", "/models/qwen3-8b", "--served-model-name", "qwen3-8b", "--port", "8000"),
-        server.getArgs());
-    assertTrue(server.getCommand() == null || server.getCommand().isEmpty(), "the image's ENTRYPOINT");
-    assertEquals(Optional.of("INFO"), env(server, "VLLM_LOGGING_LEVEL"));
-  }
-
-  @Test
-  void schedulingIsCopiedToThePods() {
-    InferenceEndpoint ie = qwen();
-    PodSpec pod = podSpec(ie);
-    assertEquals(Map.of("karpenter.sh/nodepool", "gpu"), pod.getNodeSelector());
-    assertEquals(ie.getSpec().getTolerations(), pod.getTolerations());
-    assertEquals(List.of(new LocalObjectReference("registry-pull")), pod.getImagePullSecrets());
-  }
-
   // ---------------------------------------------------------------- replicas
 
   @Test
-  void replicasFromSpecOneByDefault() {
+  void zeroReplicasAreKept() {
     InferenceEndpoint ie = qwen();
-    assertEquals(2, EndpointModel.deployment(ie, HELPERS).getSpec().getReplicas());
     ie.getSpec().setReplicas(0);
     assertEquals(0, EndpointModel.deployment(ie, HELPERS).getSpec().getReplicas(), "scaled to zero");
-    ie.getSpec().setReplicas(null);
-    assertEquals(1, EndpointModel.deployment(ie, HELPERS).getSpec().getReplicas());
-  }
-
-  @Test
-  void autoscalingLeavesReplicasToTheAutoscaler() {
-    InferenceEndpoint ie = qwen();
-    Autoscaling autoscaling = new Autoscaling();
-    autoscaling.setMaxReplicas(4);
-    ie.getSpec().setAutoscaling(autoscaling);
-    Deployment d = EndpointModel.deployment(ie, HELPERS);
-    assertNull(d.getSpec().getReplicas());
-    // Server-side apply must not send the field at all, or it takes the count back from the autoscaler.
-    String yaml = Serialization.asYaml(d);
-    assertFalse(yaml.contains("replicas:"), yaml);
   }
 
   // ---------------------------------------------------------------- names, labels, selectors
@@ -553,16 +337,6 @@ class EndpointModelTest {
     var pod = ServingPods.podOf(ie, "qwen3-8b-7d9f8c6b5-x2x4q", null, 0).build();
     assertEquals(Set.of(new io.javaoperatorsdk.operator.processing.event.ResourceID("qwen3-8b", "ml")),
         InferenceEndpointReconciler.endpointOfPod(pod));
-  }
-
-  @Test
-  void imageCacheEnabledAnnotationTellsTheGate() {
-    InferenceEndpoint ie = qwen();
-    ImageCachePolicy off = new ImageCachePolicy();
-    off.setEnabled(false);
-    ie.getSpec().setImageCache(off);
-    var annotations = EndpointModel.deployment(ie, HELPERS).getSpec().getTemplate().getMetadata().getAnnotations();
-    assertEquals("false", annotations.get(Labels.IMAGE_CACHE_ENABLED));
   }
 
   @Test
@@ -619,40 +393,4 @@ class EndpointModelTest {
     assertEquals(EndpointModel.url(endpoint(name)), "http://" + serviceName + ".ml.svc:8000");
   }
 
-  // ---------------------------------------------------------------- the ImageCache
-
-  @Test
-  void imageCacheHoldsExactlyTheServingImageOnThePool() {
-    InferenceEndpoint ie = qwen();
-    ImageCache cache = EndpointModel.imageCache(ie);
-    assertEquals(List.of(VLLM), cache.getSpec().getImages());
-    assertEquals(Map.of("karpenter.sh/nodepool", "gpu"), cache.getSpec().getNodeSelector());
-    assertEquals(ie.getSpec().getTolerations(), cache.getSpec().getTolerations());
-    assertEquals(List.of(new LocalObjectReference("registry-pull")), cache.getSpec().getImagePullSecrets());
-    assertEquals("ml", cache.getMetadata().getNamespace());
-    assertEquals(Labels.COMPONENT_IMAGE_CACHE, cache.getMetadata().getLabels().get(Labels.COMPONENT));
-    assertEquals(EndpointModel.imageCacheName(ie), cache.getMetadata().getName());
-  }
-
-  @Test
-  void imageCacheFollowsTheEndpoint() {
-    InferenceEndpoint ie = qwen();
-    ie.getSpec().setImage("ghcr.io/huggingface/text-generation-inference:3.3.4");
-    Toleration dedicated = new TolerationBuilder().withKey("dedicated").withOperator("Equal").withValue("inference")
-        .withEffect("NoExecute").build();
-    ie.getSpec().setTolerations(new ArrayList<>(List.of(dedicated)));
-    Map<String, String> selector = new LinkedHashMap<>();
-    selector.put("node.kubernetes.io/instance-type", "g6e.12xlarge");
-    ie.getSpec().setNodeSelector(selector);
-    ie.getSpec().setImagePullSecrets(new ArrayList<>());
-    ImageCache cache = EndpointModel.imageCache(ie);
-    assertEquals(List.of("ghcr.io/huggingface/text-generation-inference:3.3.4"), cache.getSpec().getImages());
-    assertEquals(selector, cache.getSpec().getNodeSelector());
-    assertEquals(List.of(dedicated), cache.getSpec().getTolerations());
-    assertTrue(cache.getSpec().getImagePullSecrets() == null || cache.getSpec().getImagePullSecrets().isEmpty());
-
-    Supplier<String> image = () -> EndpointModel.deployment(ie, HELPERS).getSpec().getTemplate().getSpec()
-        .getContainers().get(0).getImage();
-    assertEquals(cache.getSpec().getImages().get(0), image.get(), "the cache holds what the server runs");
-  }
 }

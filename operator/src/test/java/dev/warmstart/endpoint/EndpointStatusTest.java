@@ -21,11 +21,11 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.ImageCachePolicy;
-import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
 import dev.warmstart.api.v1alpha1.WarmPool;
 import dev.warmstart.autoscale.Autoscaler;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
@@ -151,9 +151,9 @@ class EndpointStatusTest {
               condition("Ready", "False", "ContainersNotReady", "containers with unready status: [server]", 0),
               condition("ContainersReady", "False", "ContainersNotReady", "containers with unready status: [server]", 0),
               condition("PodScheduled", "True", 2))
-          .withInitContainerStatuses(completed(Labels.CONTAINER_GATE, 15, 45, null),
-              completed(Labels.CONTAINER_FETCH_MODEL, 46, 125, ServingPods.FETCH_SUMMARY))
-          .withContainerStatuses(waiting(Labels.CONTAINER_SERVER, VLLM, reason, message))
+          .withInitContainerStatuses(completed(HelperContract.CONTAINER_GATE, 15, 45, null),
+              completed(HelperContract.CONTAINER_FETCH_MODEL, 46, 125, ServingPods.FETCH_SUMMARY))
+          .withContainerStatuses(waiting(HelperContract.CONTAINER_SERVER, VLLM, reason, message))
         .endStatus()
         .build();
   }
@@ -165,7 +165,7 @@ class EndpointStatusTest {
         .withStartedAt(ServingPods.at(46)).withFinishedAt(ServingPods.at(48))
         .withContainerID("containerd://" + "ab".repeat(32)).endTerminated().build();
     ContainerStatusBuilder fetch = new ContainerStatusBuilder()
-        .withName(Labels.CONTAINER_FETCH_MODEL)
+        .withName(HelperContract.CONTAINER_FETCH_MODEL)
         .withImage("docker.io/" + HELPERS.image())
         .withImageID("docker.io/warmstart/warmstart@" + ServingPods.digest("helper"))
         .withContainerID("containerd://" + "ab".repeat(32))
@@ -197,8 +197,8 @@ class EndpointStatusTest {
               condition("Ready", "False", "ContainersNotReady", "containers with unready status: [server]", 0),
               condition("ContainersReady", "False", "ContainersNotReady", "containers with unready status: [server]", 0),
               condition("PodScheduled", "True", 2))
-          .withInitContainerStatuses(completed(Labels.CONTAINER_GATE, 15, 45, null), fetch)
-          .withContainerStatuses(waiting(Labels.CONTAINER_SERVER, VLLM, "PodInitializing", null))
+          .withInitContainerStatuses(completed(HelperContract.CONTAINER_GATE, 15, 45, null), fetch)
+          .withContainerStatuses(waiting(HelperContract.CONTAINER_SERVER, VLLM, "PodInitializing", null))
         .endStatus()
         .build();
   }
@@ -407,7 +407,7 @@ class EndpointStatusTest {
   void modelDownloadFailureWithoutMessageGivesTheExitCode() {
     InferenceEndpoint ie = qwen();
     ContainerStatus killed = new ContainerStatusBuilder()
-        .withName(Labels.CONTAINER_FETCH_MODEL).withImage(HELPERS.image()).withImageID("")
+        .withName(HelperContract.CONTAINER_FETCH_MODEL).withImage(HELPERS.image()).withImageID("")
         .withReady(false).withStarted(false).withRestartCount(1)
         .withNewState().withNewWaiting().withReason("CrashLoopBackOff").endWaiting().endState()
         .withNewLastState().withNewTerminated().withExitCode(137).withReason("OOMKilled")

@@ -3,9 +3,9 @@ package dev.warmstart.endpoint;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Names;
-import dev.warmstart.operator.HelperSettings;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -42,9 +42,9 @@ final class ServingPods {
     }
   }
 
-  /** A fresh copy of in-qwen3-8b.yaml each time, so that tests may change it. */
+  /** A fresh copy of the qwen3-8b scenario's endpoint.yaml each time, so that tests may change it. */
   static InferenceEndpoint qwen() {
-    return load("in-qwen3-8b.yaml", InferenceEndpoint.class);
+    return load("golden/qwen3-8b/endpoint.yaml", InferenceEndpoint.class);
   }
 
   static String at(long secondsAfterT0) {
@@ -103,7 +103,7 @@ final class ServingPods {
 
   static ContainerStatus serverRunning(long startedAt, boolean ready) {
     return new ContainerStatusBuilder()
-        .withName(Labels.CONTAINER_SERVER)
+        .withName(HelperContract.CONTAINER_SERVER)
         .withImage("docker.io/" + VLLM)
         .withImageID("docker.io/vllm/vllm-openai@" + digest("vllm"))
         .withContainerID("containerd://" + Names.hash("server" + startedAt).repeat(8))
@@ -188,10 +188,10 @@ final class ServingPods {
     Pod pod(InferenceEndpoint ie) {
       List<ContainerStatus> init = new ArrayList<>();
       if (gate) {
-        init.add(completed(Labels.CONTAINER_GATE, gateStart, gateEnd, null));
+        init.add(completed(HelperContract.CONTAINER_GATE, gateStart, gateEnd, null));
       }
       if (fetch) {
-        init.add(completed(Labels.CONTAINER_FETCH_MODEL, fetchStart, fetchEnd, fetchMessage));
+        init.add(completed(HelperContract.CONTAINER_FETCH_MODEL, fetchStart, fetchEnd, fetchMessage));
       }
       long initialized = fetch ? fetchEnd : gate ? gateEnd : scheduled + 1;
       List<PodCondition> conditions = new ArrayList<>();

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.WarmPool;
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -72,7 +73,7 @@ class WarmPlacementTest {
     assertFalse(pod.getMetadata().getLabels().containsKey(Labels.ENDPOINT),
         "the Service and the serving selector must not take placeholders");
     assertEquals(pool.getSpec().getSelector().getMatchLabels(), Map.of(Labels.WARM_POOL, EndpointModel.name(ie)));
-    assertEquals(List.of(Labels.CONTAINER_INSTALL_PAUSE, Labels.CONTAINER_GATE, Labels.CONTAINER_FETCH_MODEL),
+    assertEquals(List.of(HelperContract.CONTAINER_INSTALL_PAUSE, HelperContract.CONTAINER_GATE, HelperContract.CONTAINER_FETCH_MODEL),
         pod.getSpec().getInitContainers().stream().map(Container::getName).toList());
     Container holder = pod.getSpec().getContainers().get(0);
     assertEquals(ie.getSpec().getImage(), holder.getImage(), "it holds the serving image on its node");

@@ -1,7 +1,7 @@
 package dev.warmstart.gate;
 
-import static dev.warmstart.gate.GateServerTest.IMAGE;
-import static dev.warmstart.gate.GateServerTest.NODE;
+import static dev.warmstart.gate.GateDeciderTest.IMAGE;
+import static dev.warmstart.gate.GateDeciderTest.NODE;
 import static dev.warmstart.gate.TestPods.cache;
 import static dev.warmstart.gate.TestPods.cacheRunning;
 import static dev.warmstart.gate.TestPods.serving;
@@ -39,7 +39,7 @@ import picocli.CommandLine;
 
 /** The in-pod gate: at least one real JVM per behaviour that matters to a pod's start. */
 class GateCommandTest {
-  private static final GateServer.Settings SETTINGS = GateServer.Settings.DEFAULTS.withVerifyGrace(Duration.ofMillis(100));
+  private static final GateSettings SETTINGS = GateSettings.DEFAULTS.withVerifyGrace(Duration.ofMillis(100));
   private final FakePods pods = new FakePods();
   private final List<AutoCloseable> cleanup = new ArrayList<>();
 

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.HelperContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import java.time.Duration;
@@ -46,8 +46,8 @@ class NodeSituationTest {
 
   @Test
   void downloadRunsWhileFetchModelRuns() {
-    Pod p = withInit(withInit(serving("p", NODE, IMAGE, true), Labels.CONTAINER_GATE, terminated(0)),
-        Labels.CONTAINER_FETCH_MODEL, running());
+    Pod p = withInit(withInit(serving("p", NODE, IMAGE, true), HelperContract.CONTAINER_GATE, terminated(0)),
+        HelperContract.CONTAINER_FETCH_MODEL, running());
     assertEquals(List.of(GateKind.MODEL), kinds(observe(List.of(p))));
   }
 
@@ -67,13 +67,13 @@ class NodeSituationTest {
   })
   void modelDownload(String gate, String fetch, int grantedSecondsAgo, boolean transfer) {
     Pod p = serving("p", NODE, IMAGE, true);
-    p = withInit(p, Labels.CONTAINER_GATE, switch (gate) {
+    p = withInit(p, HelperContract.CONTAINER_GATE, switch (gate) {
       case "running" -> running();
       case "done" -> terminated(0);
       default -> terminated(1);
     });
     if (!fetch.equals("none")) {
-      p = withInit(p, Labels.CONTAINER_FETCH_MODEL, switch (fetch) {
+      p = withInit(p, HelperContract.CONTAINER_FETCH_MODEL, switch (fetch) {
         case "running" -> running();
         case "done" -> terminated(0);
         default -> waiting(fetch);
@@ -99,8 +99,8 @@ class NodeSituationTest {
       "done,       ErrImagePull ContainerCreating, false, true",
   })
   void prePull(String gate, String images, boolean granted, boolean transfer) {
-    Pod c = withInit(cache("c", NODE, IMAGE, OTHER), Labels.CONTAINER_INSTALL_PAUSE, terminated(0));
-    c = withInit(c, Labels.CONTAINER_GATE, switch (gate) {
+    Pod c = withInit(cache("c", NODE, IMAGE, OTHER), HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0));
+    c = withInit(c, HelperContract.CONTAINER_GATE, switch (gate) {
       case "running" -> running();
       case "done" -> terminated(0);
       default -> waiting("PodInitializing");
@@ -136,8 +136,8 @@ class NodeSituationTest {
 
   @Test
   void aWarmPoolPlaceholderDownloadsAndWaitsLikeAServingPod() {
-    Pod w = withInit(withInit(TestPods.placeholder("w", NODE, IMAGE), Labels.CONTAINER_GATE, terminated(0)),
-        Labels.CONTAINER_FETCH_MODEL, running());
+    Pod w = withInit(withInit(TestPods.placeholder("w", NODE, IMAGE), HelperContract.CONTAINER_GATE, terminated(0)),
+        HelperContract.CONTAINER_FETCH_MODEL, running());
     assertEquals(List.of(GateKind.MODEL), kinds(observe(List.of(w))), "its download takes the node's transfer slot");
 
     Pod waitingPlaceholder = TestPods.placeholder("v", NODE, IMAGE);

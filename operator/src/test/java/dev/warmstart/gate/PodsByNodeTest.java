@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -48,7 +49,7 @@ class PodsByNodeTest {
       changes.clear();
 
       Pod a = client.pods().inNamespace(TestPods.NAMESPACE).withName("a").get();
-      client.resource(withInit(a, Labels.CONTAINER_FETCH_MODEL, running())).updateStatus();
+      client.resource(withInit(a, HelperContract.CONTAINER_FETCH_MODEL, running())).updateStatus();
       awaitChange(changes, "node-1");
       await(() -> pods.get(TestPods.NAMESPACE, "a").map(p -> p.getStatus() != null).orElse(false));
 

@@ -1,5 +1,6 @@
 package dev.warmstart.gate;
 
+import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
@@ -28,9 +29,9 @@ final class TestPods {
         .endMetadata()
         .withNewSpec()
           .withNodeName(node)
-          .addNewInitContainer().withName(Labels.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewInitContainer().withName(Labels.CONTAINER_FETCH_MODEL).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewContainer().withName(Labels.CONTAINER_SERVER).withImage(image).endContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_FETCH_MODEL).withImage("warmstart/warmstart:0.1.0").endInitContainer()
+          .addNewContainer().withName(HelperContract.CONTAINER_SERVER).withImage(image).endContainer()
         .endSpec()
         .build();
   }
@@ -39,7 +40,7 @@ final class TestPods {
   static Pod placeholder(String name, String node, String image) {
     Pod pod = serving(name, node, image, true);
     pod.getMetadata().getLabels().put(Labels.COMPONENT, Labels.COMPONENT_WARM_POOL);
-    pod.getSpec().getContainers().get(0).setName(Labels.CONTAINER_PLACEHOLDER);
+    pod.getSpec().getContainers().get(0).setName(HelperContract.CONTAINER_PLACEHOLDER);
     return pod;
   }
 
@@ -53,8 +54,8 @@ final class TestPods {
         .endMetadata()
         .withNewSpec()
           .withNodeName(node)
-          .addNewInitContainer().withName(Labels.CONTAINER_INSTALL_PAUSE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewInitContainer().withName(Labels.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_INSTALL_PAUSE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
+          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
         .endSpec();
     for (int i = 0; i < images.length; i++) {
       pod.editSpec().addNewContainer().withName("c" + i).withImage(images[i]).endContainer().endSpec();
@@ -98,7 +99,7 @@ final class TestPods {
 
   /** Both init containers of a cache pod done: its images are being pulled (their containers have no state yet). */
   static Pod cacheInitDone(Pod pod) {
-    return withInit(withInit(pod, Labels.CONTAINER_INSTALL_PAUSE, terminated(0)), Labels.CONTAINER_GATE, terminated(0));
+    return withInit(withInit(pod, HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)), HelperContract.CONTAINER_GATE, terminated(0));
   }
 
   /** A cache pod with every image container running. */

@@ -1,7 +1,7 @@
 package dev.warmstart.imagecache;
 
-import dev.warmstart.kube.Labels;
-import dev.warmstart.operator.HelperSettings;
+import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.HelperSettings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -12,10 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
-import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.CachedImage;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.NodeCounts;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.PullFailure;
+import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.kube.Names;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -132,7 +132,7 @@ class CacheStatusTest {
 
   static ContainerStatus helperCompleted() {
     return new ContainerStatusBuilder()
-        .withName(Labels.CONTAINER_INSTALL_PAUSE)
+        .withName(HelperContract.CONTAINER_INSTALL_PAUSE)
         .withImage(HELPER)
         .withImageID("ghcr.io/warmstart/warmstart@" + digestOf("helper"))
         .withContainerID("containerd://" + digestOf("helper-c").substring(7))
@@ -287,7 +287,7 @@ class CacheStatusTest {
         .withNewStatus()
           .withPhase("Pending")
           .withInitContainerStatuses(new ContainerStatusBuilder()
-              .withName(Labels.CONTAINER_INSTALL_PAUSE).withImage(HELPER).withImageID("")
+              .withName(HelperContract.CONTAINER_INSTALL_PAUSE).withImage(HELPER).withImageID("")
               .withReady(false).withStarted(false).withRestartCount(0)
               .withNewState().withNewWaiting().withReason("ErrImagePull").withMessage(message).endWaiting().endState()
               .build())

@@ -1,7 +1,0 @@
-package dev.warmstart.model.cache;
-
-/** One line per decision to the container's log (fetch-model's own log). */
-@FunctionalInterface
-public interface CacheLog {
-    void info(String format, Object... args);
-}
