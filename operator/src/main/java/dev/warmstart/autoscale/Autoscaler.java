@@ -11,12 +11,15 @@ import dev.warmstart.autoscale.Recommender.Reading;
 import dev.warmstart.autoscale.Recommender.Replicas;
 import dev.warmstart.autoscale.Recommender.Verdict;
 import dev.warmstart.events.EventRecorder;
+import dev.warmstart.kube.ResourceMemory;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -24,7 +27,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,19 +52,25 @@ public class Autoscaler {
   private final EventRecorder events;
   private final AutoscaleMetrics metrics;
   private final Clock clock;
-  private final Map<String, History> histories = new ConcurrentHashMap<>();
-  /**
-   * When each endpoint was last scaled: kept here because a reconciliation can still see the status
-   * from before the last patch, which would lose the time.
-   */
-  private final Map<String, Instant> lastScales = new ConcurrentHashMap<>();
-  /** The reason metrics last failed per endpoint, so that each new failure is one Warning event, not one per poll. */
-  private final Map<String, String> failing = new ConcurrentHashMap<>();
-  /** When each endpoint last had a round: deleted endpoints are forgotten after an hour without one. */
-  private final Map<String, Instant> touched = new ConcurrentHashMap<>();
+  /** Endpoints without a round for this long are forgotten (deleted, or autoscaling turned off meanwhile). */
   static final Duration FORGET_AFTER = Duration.ofHours(1);
-  /** Deployments (by UID) whose replicas this process has applied, in case the cache holds no managedFields. */
-  private final java.util.Set<String> claimed = ConcurrentHashMap.newKeySet();
+  private final ResourceMemory<Memory> memory = new ResourceMemory<>(Memory::new);
+
+  /** What the autoscaler remembers of one endpoint between its rounds. */
+  private static final class Memory {
+    History history = History.EMPTY;
+    /**
+     * When this process last scaled the endpoint: kept here because a reconciliation can still see the
+     * status from before the last patch, which would lose the time.
+     */
+    Instant lastScale;
+    /** The reason metrics last failed, so that each new failure is one Warning event, not one per poll. */
+    String failing;
+    /** When the endpoint last had a round. */
+    volatile Instant touched;
+    /** The Deployment (by UID) whose replicas this process has applied, in case the cache holds no managedFields. */
+    String claimed;
+  }
 
   public Autoscaler(KubernetesClient client, MetricReader reader, EventRecorder events, AutoscaleMetrics metrics,
       Clock clock) {
@@ -85,21 +94,19 @@ public class Autoscaler {
     return d.compareTo(Duration.ofMillis(250)) < 0 ? Duration.ofMillis(250) : d;
   }
 
-  /** Forgets an endpoint's history (autoscaling turned off or the endpoint deleted). */
+  /** Forgets an endpoint's history (autoscaling turned off). */
   public void forget(InferenceEndpoint ie) {
-    forget(key(ie));
+    memory.forget(ResourceID.fromResource(ie));
   }
 
-  private void forget(String key) {
-    histories.remove(key);
-    lastScales.remove(key);
-    failing.remove(key);
-    touched.remove(key);
+  /** Forgets the endpoints {@code exists} does not know any more (deleted). */
+  public void retainOnly(Predicate<ResourceID> exists) {
+    memory.retainOnly(exists);
   }
 
   /** Endpoints this process remembers (for tests). */
   int remembered() {
-    return touched.size();
+    return memory.size();
   }
 
   public Outcome run(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods, int servingPort) {
@@ -107,12 +114,9 @@ public class Autoscaler {
     String ns = ie.getMetadata().getNamespace();
     String name = ie.getMetadata().getName();
     Instant now = clock.instant();
-    touched.put(key(ie), now);
-    touched.forEach((k, at) -> {
-      if (at.plus(FORGET_AFTER).isBefore(now)) {
-        forget(k);
-      }
-    });
+    Memory remembered = memory.of(ie);
+    remembered.touched = now;
+    memory.forgetIf((id, other) -> other.touched != null && other.touched.plus(FORGET_AFTER).isBefore(now));
     int current = deployment.getSpec().getReplicas() == null ? 1 : deployment.getSpec().getReplicas();
 
     List<Pod> ready = new ArrayList<>();
@@ -125,7 +129,7 @@ public class Autoscaler {
       if ("Failed".equals(phase) || "Succeeded".equals(phase)) {
         continue;
       }
-      if (isReady(pod)) {
+      if (PodStatuses.isReady(pod)) {
         ready.add(pod);
       } else {
         startingPods.add(pod);
@@ -156,19 +160,18 @@ public class Autoscaler {
       values.add(v);
     }
 
-    Decision d = Recommender.decide(Recommender.Spec.of(a), readings, replicas, histories.getOrDefault(key(ie),
-        History.EMPTY), now);
+    Decision d = Recommender.decide(Recommender.Spec.of(a), readings, replicas, remembered.history, now);
     History next = d.next();
     Verdict able = d.ableToScale();
     boolean change = d.desired() != current;
     String uid = deployment.getMetadata().getUid();
-    if (change || !(ownsReplicas(deployment) || claimed.contains(uid))) {
+    if (change || !(ownsReplicas(deployment) || uid.equals(remembered.claimed))) {
       try {
         writeReplicas(deployment, d.desired());
-        claimed.add(uid);
+        remembered.claimed = uid;
         if (change) {
           next = next.scaled(now, current, d.desired());
-          lastScales.put(key(ie), now);
+          remembered.lastScale = now;
           able = new Verdict(true, "SucceededRescale", "the Deployment was scaled to " + d.desired());
           String why = reason(a, d, current) + "; already on their way: " + arrivals.describe(now);
           log.info("InferenceEndpoint {}/{}: scaled {} -> {} ({})", ns, name, current, d.desired(), why);
@@ -181,14 +184,16 @@ public class Autoscaler {
         change = false;
       }
     }
-    histories.put(key(ie), next);
+    remembered.history = next;
     boolean held = !d.scalingActive().status();
     // A cold start (no ready pod yet) holds quietly; a fault is announced once per new reason.
     if (held && !MetricReader.NO_READY_PODS.equals(d.scalingActive().reason())
-        && !d.scalingActive().reason().equals(failing.put(key(ie), d.scalingActive().reason()))) {
+        && !d.scalingActive().reason().equals(remembered.failing)) {
+      remembered.failing = d.scalingActive().reason();
       log.warn("InferenceEndpoint {}/{}: {}", ns, name, d.scalingActive().message());
       events.warning(ie, d.scalingActive().reason(), "Scale", d.scalingActive().message());
-    } else if (!held && failing.remove(key(ie)) != null) {
+    } else if (!held && remembered.failing != null) {
+      remembered.failing = null;
       log.info("InferenceEndpoint {}/{}: metrics readable again", ns, name);
       events.normal(ie, "ValidMetricFound", "Scale", d.scalingActive().message());
     }
@@ -200,7 +205,7 @@ public class Autoscaler {
         condition(ABLE_TO_SCALE, able),
         condition(SCALING_ACTIVE, d.scalingActive()),
         condition(SCALING_LIMITED, d.scalingLimited()));
-    return new Outcome(change ? d.desired() : (able.status() ? d.desired() : current), lastScales.get(key(ie)), values,
+    return new Outcome(change ? d.desired() : (able.status() ? d.desired() : current), remembered.lastScale, values,
         conditions,
         pollInterval(a));
   }
@@ -250,14 +255,5 @@ public class Autoscaler {
       }
     }
     return false;
-  }
-
-  static boolean isReady(Pod pod) {
-    return pod.getStatus().getConditions() != null && pod.getStatus().getConditions().stream()
-        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-  }
-
-  private static String key(InferenceEndpoint ie) {
-    return ie.getMetadata().getNamespace() + "/" + ie.getMetadata().getName() + "/" + ie.getMetadata().getUid();
   }
 }

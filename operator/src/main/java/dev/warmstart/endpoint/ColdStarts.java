@@ -6,6 +6,7 @@ import dev.warmstart.api.v1alpha1.Durations;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.Phases;
 import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
@@ -76,20 +77,19 @@ public final class ColdStarts {
     if (pod.getStatus() == null || pod.getMetadata().getCreationTimestamp() == null) {
       return Optional.empty();
     }
-    Optional<Instant> ready = condition(pod, "Ready").filter(c -> "True".equals(c.getStatus()))
+    Optional<Instant> ready = PodStatuses.condition(pod, "Ready").filter(c -> "True".equals(c.getStatus()))
         .map(PodCondition::getLastTransitionTime).map(Instant::parse);
-    Optional<ContainerStatus> server = status(pod.getStatus().getContainerStatuses(), HelperContract.CONTAINER_SERVER);
+    Optional<ContainerStatus> server = PodStatuses.container(pod, HelperContract.CONTAINER_SERVER);
     Optional<Instant> serverStarted = server.map(s -> s.getState() == null ? null : s.getState().getRunning())
         .map(r -> r == null || r.getStartedAt() == null ? null : Instant.parse(r.getStartedAt()));
     if (ready.isEmpty() || serverStarted.isEmpty()) {
       return Optional.empty();
     }
     Instant created = Instant.parse(pod.getMetadata().getCreationTimestamp());
-    Instant scheduled = condition(pod, "PodScheduled").filter(c -> "True".equals(c.getStatus()))
+    Instant scheduled = PodStatuses.condition(pod, "PodScheduled").filter(c -> "True".equals(c.getStatus()))
         .map(PodCondition::getLastTransitionTime).map(Instant::parse).orElse(created);
-    var init = pod.getStatus().getInitContainerStatuses();
-    Optional<ContainerStatus> gate = terminated(init, HelperContract.CONTAINER_GATE);
-    Optional<ContainerStatus> fetch = terminated(init, HelperContract.CONTAINER_FETCH_MODEL);
+    Optional<ContainerStatus> gate = terminated(pod, HelperContract.CONTAINER_GATE);
+    Optional<ContainerStatus> fetch = terminated(pod, HelperContract.CONTAINER_FETCH_MODEL);
 
     Map<Phase, Double> s = new EnumMap<>(Phase.class);
     s.put(Phase.TOTAL, seconds(created, ready.get()));
@@ -195,17 +195,8 @@ public final class ColdStarts {
         : seconds(Instant.parse(t.getStartedAt()), Instant.parse(t.getFinishedAt()));
   }
 
-  private static Optional<PodCondition> condition(Pod pod, String type) {
-    return pod.getStatus().getConditions() == null ? Optional.empty()
-        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
-  }
-
-  static Optional<ContainerStatus> status(List<ContainerStatus> statuses, String name) {
-    return statuses == null ? Optional.empty() : statuses.stream().filter(s -> name.equals(s.getName())).findFirst();
-  }
-
-  private static Optional<ContainerStatus> terminated(List<ContainerStatus> statuses, String name) {
-    return status(statuses, name).filter(s -> s.getState() != null && s.getState().getTerminated() != null
+  private static Optional<ContainerStatus> terminated(Pod pod, String name) {
+    return PodStatuses.initContainer(pod, name).filter(s -> s.getState() != null && s.getState().getTerminated() != null
         && s.getState().getTerminated().getFinishedAt() != null);
   }
 

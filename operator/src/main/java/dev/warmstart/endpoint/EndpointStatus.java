@@ -3,21 +3,25 @@ package dev.warmstart.endpoint;
 import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
+import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.PodStatuses;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import java.util.Collection;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** An InferenceEndpoint's status from its Deployment, pods and ImageCache: a pure function. */
+/** An InferenceEndpoint's status from what one round observed ({@link EndpointObservation}): a pure function. */
 public final class EndpointStatus {
   public static final String READY = "Ready";
   public static final String IMAGE_CACHED = "ImageCached";
@@ -36,30 +40,38 @@ public final class EndpointStatus {
   record Problem(String reason, String message) {}
 
   /**
-   * @param deployment the Deployment as last seen, or null before it exists
-   * @param pods the endpoint's serving pods
-   * @param cache the endpoint's ImageCache, or null (not created yet, or caching disabled)
-   * @param missingCredentials the name of spec.model.credentialsSecret when it does not exist, else null
-   * @param coldStart the cold-start record, already updated with this round's new cold starts
+   * The finished status after a round: replicas, conditions (with the transition times of the previous
+   * status kept where nothing changed), the autoscaler's part with spec.autoscaling and the warm pool's
+   * with spec.warmPool.
    */
-  public static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods,
-      ImageCache cache, String missingCredentials, ColdStart coldStart) {
-    return compute(ie, deployment, pods, cache, missingCredentials, coldStart, Map.of());
-  }
-
-  /** @param health what starting servers answered on spec.healthPath when the operator asked ({@link HealthChecks}) */
-  public static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment deployment, Collection<Pod> pods,
-      ImageCache cache, String missingCredentials, ColdStart coldStart, Map<String, HealthChecks.Answer> health) {
-    InferenceEndpointStatus status = new InferenceEndpointStatus();
+  public static InferenceEndpointStatus compute(EndpointObservation seen, Instant now) {
+    InferenceEndpoint ie = seen.endpoint();
     InferenceEndpointStatus previous = ie.getStatus();
+    InferenceEndpointStatus status = new InferenceEndpointStatus();
     status.setObservedGeneration(ie.getMetadata().getGeneration());
     status.setSelector(EndpointModel.selectorString(ie));
     status.setUrl(EndpointModel.url(ie));
-    status.setColdStart(coldStart);
-    if (previous != null) { // owned by the autoscaler, kept as they are
+    status.setColdStart(seen.coldStart());
+    List<Condition> conditions = new ArrayList<>(serving(seen, status));
+    if (ie.getSpec().getAutoscaling() != null) {
+      conditions.addAll(autoscaling(seen, previous, status));
+    } else if (previous != null) { // from when autoscaling was on, kept as they are
       status.setDesiredReplicas(previous.getDesiredReplicas());
       status.setLastScaleTime(previous.getLastScaleTime());
     }
+    if (ie.getSpec().warmPoolSize() > 0) {
+      status.setWarmPool(WarmPlacement.status(ie, seen.placeholders()));
+      conditions.add(WarmPlacement.condition(ie, seen.placeholders(), seen.priorityClassProblem()));
+    }
+    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), conditions,
+        ie.getMetadata().getGeneration(), now));
+    return status;
+  }
+
+  /** Replica counts into {@code status}; Ready, ImageCached, Progressing and Degraded returned. */
+  private static List<Condition> serving(EndpointObservation seen, InferenceEndpointStatus status) {
+    InferenceEndpoint ie = seen.endpoint();
+    Deployment deployment = seen.deployment();
     var ds = deployment == null ? null : deployment.getStatus();
     int replicas = ds == null || ds.getReplicas() == null ? 0 : ds.getReplicas();
     int ready = ds == null || ds.getReadyReplicas() == null ? 0 : ds.getReadyReplicas();
@@ -69,20 +81,39 @@ public final class EndpointStatus {
     status.setReplicas(replicas);
     status.setReadyReplicas(ready);
 
-    List<Pod> live = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
-    Optional<Problem> problem = problem(ie, live, missingCredentials, health);
-    Optional<String> unschedulable = live.stream().map(EndpointStatus::unschedulableMessage).flatMap(Optional::stream)
-        .findFirst();
+    List<Pod> live = seen.pods().stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    Optional<Problem> problem = problem(ie, live, seen.missingCredentials(), seen.health());
+    Optional<String> unschedulable = live.stream().map(PodStatuses::unschedulable).flatMap(Optional::stream)
+        .map(PodCondition::getMessage).findFirst();
     boolean observed = deployment != null && ds != null && ds.getObservedGeneration() != null
         && ds.getObservedGeneration() >= deployment.getMetadata().getGeneration();
 
-    status.setConditions(List.of(
+    return List.of(
         readyCondition(desired, ready, observed, problem, unschedulable),
-        imageCachedCondition(ie, cache),
+        imageCachedCondition(ie, seen.cache()),
         progressingCondition(deployment == null, observed, desired, replicas, updated, ready),
         problem.map(p -> new Condition(DEGRADED, Condition.TRUE, p.reason(), p.message()))
-            .orElse(new Condition(DEGRADED, Condition.FALSE, "AsExpected", "no failures"))));
-    return status;
+            .orElse(new Condition(DEGRADED, Condition.FALSE, "AsExpected", "no failures")));
+  }
+
+  /** desiredReplicas, lastScaleTime and currentMetrics into {@code status}; the three autoscaling conditions returned. */
+  private static List<Condition> autoscaling(EndpointObservation seen, InferenceEndpointStatus previous,
+      InferenceEndpointStatus status) {
+    Autoscaler.Outcome scaling = seen.scaling();
+    String lastScale = previous == null ? null : previous.getLastScaleTime();
+    if (scaling == null) {
+      // No Deployment yet (or no autoscaler in this process): say so rather than leave the conditions out.
+      status.setDesiredReplicas(previous == null ? null : previous.getDesiredReplicas());
+      status.setLastScaleTime(lastScale);
+      return List.of(new Condition(Autoscaler.ABLE_TO_SCALE, Condition.FALSE,
+          seen.autoscalerRuns() ? "NoScaleTarget" : "AutoscalerOff",
+          seen.autoscalerRuns() ? "the Deployment does not exist yet" : "this operator runs without the autoscaler"));
+    }
+    status.setDesiredReplicas(scaling.desiredReplicas());
+    status.setLastScaleTime(scaling.lastScale() != null
+        ? scaling.lastScale().truncatedTo(ChronoUnit.SECONDS).toString() : lastScale);
+    status.setCurrentMetrics(scaling.currentMetrics());
+    return scaling.conditions();
   }
 
   private static Condition readyCondition(int desired, int ready, boolean observed, Optional<Problem> problem,
@@ -148,25 +179,22 @@ public final class EndpointStatus {
       if (lostNode.isPresent()) {
         return lostNode; // what else its status says is stale: the node stopped reporting
       }
-      Optional<ContainerStatus> server = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getContainerStatuses(), HelperContract.CONTAINER_SERVER);
-      String waiting = server.map(EndpointStatus::waitingReason).orElse(null);
+      Optional<ContainerStatus> server = PodStatuses.container(pod, HelperContract.CONTAINER_SERVER);
+      String waiting = server.map(PodStatuses::waitingReason).orElse(null);
       if (waiting != null && PULL_FAILURES.contains(waiting)) {
         return Optional.of(new Problem("ImagePullFailed", "serving image " + ie.getSpec().getImage()
             + " cannot be pulled on node " + pod.getSpec().getNodeName() + " (" + waiting + ": "
             + server.get().getState().getWaiting().getMessage() + "): check spec.image and spec.imagePullSecrets"));
       }
-      Optional<ContainerStatus> helperPull = pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
-          ? Optional.empty()
-          : pod.getStatus().getInitContainerStatuses().stream()
-              .filter(c -> waitingReason(c) != null && PULL_FAILURES.contains(waitingReason(c))).findFirst();
+      Optional<ContainerStatus> helperPull = PodStatuses.initContainers(pod).stream()
+          .filter(c -> PodStatuses.waitingReason(c) != null && PULL_FAILURES.contains(PodStatuses.waitingReason(c)))
+          .findFirst();
       if (helperPull.isPresent()) {
         return Optional.of(new Problem("HelperImageUnavailable", "the " + helperPull.get().getName()
             + " init container's image " + helperPull.get().getImage() + " cannot be pulled on node "
             + pod.getSpec().getNodeName() + ": check the operator's --helper-image setting and that the nodes can pull it"));
       }
-      Optional<ContainerStatus> fetch = ColdStarts.status(pod.getStatus() == null ? null
-          : pod.getStatus().getInitContainerStatuses(), HelperContract.CONTAINER_FETCH_MODEL);
+      Optional<ContainerStatus> fetch = PodStatuses.initContainer(pod, HelperContract.CONTAINER_FETCH_MODEL);
       Optional<String> fetchError = fetch.flatMap(EndpointStatus::failure);
       if (fetchError.isPresent()) {
         return Optional.of(new Problem("ModelDownloadFailed", "fetch-model failed in pod " + pod.getMetadata().getName()
@@ -200,9 +228,8 @@ public final class EndpointStatus {
    * serving pods do not have, the kubelet itself never reports the two apart.
    */
   private static Optional<Problem> nodeNotReady(Pod pod) {
-    Optional<io.fabric8.kubernetes.api.model.PodCondition> ready = podCondition(pod, "Ready");
-    if (ready.isEmpty() || !"False".equals(ready.get().getStatus())
-        || !podCondition(pod, "ContainersReady").map(c -> "True".equals(c.getStatus())).orElse(false)) {
+    Optional<PodCondition> ready = PodStatuses.condition(pod, "Ready");
+    if (ready.isEmpty() || !"False".equals(ready.get().getStatus()) || !PodStatuses.isTrue(pod, "ContainersReady")) {
       return Optional.empty();
     }
     String node = pod.getSpec().getNodeName();
@@ -211,11 +238,6 @@ public final class EndpointStatus {
         + " kubelet is down or the node is unreachable); check it with kubectl describe node " + node + ". The replica"
         + " counts again when the node is back; if the node stays away, Kubernetes evicts the pod (after 5 minutes"
         + " by default) and the Deployment replaces it"));
-  }
-
-  private static Optional<io.fabric8.kubernetes.api.model.PodCondition> podCondition(Pod pod, String type) {
-    return pod.getStatus() == null || pod.getStatus().getConditions() == null ? Optional.empty()
-        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 
   /**
@@ -240,10 +262,6 @@ public final class EndpointStatus {
     return pods.stream().sorted(Comparator.comparing(p -> p.getMetadata().getName())).toList();
   }
 
-  private static String waitingReason(ContainerStatus s) {
-    return s.getState() == null || s.getState().getWaiting() == null ? null : s.getState().getWaiting().getReason();
-  }
-
   /** A failed download: the init container exited non-zero (its message says why) or crash-loops. */
   private static Optional<String> failure(ContainerStatus fetch) {
     var last = fetch.getLastState() == null ? null : fetch.getLastState().getTerminated();
@@ -257,15 +275,5 @@ public final class EndpointStatus {
       return Optional.empty();
     }
     return Optional.of(ColdStarts.downloadError(failed.getMessage()).orElse("exit code " + failed.getExitCode()));
-  }
-
-  private static Optional<String> unschedulableMessage(Pod pod) {
-    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
-      return Optional.empty();
-    }
-    return pod.getStatus().getConditions().stream()
-        .filter(c -> "PodScheduled".equals(c.getType()) && "False".equals(c.getStatus())
-            && "Unschedulable".equals(c.getReason()))
-        .map(c -> c.getMessage()).findFirst();
   }
 }

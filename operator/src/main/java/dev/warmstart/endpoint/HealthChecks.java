@@ -2,6 +2,7 @@ package dev.warmstart.endpoint;
 
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.kube.HelperContract;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.net.URI;
@@ -94,8 +95,7 @@ public class HealthChecks {
 
   /** When the server's container started, if it runs and is not ready. */
   private static Optional<Instant> startedAt(Pod pod) {
-    return ColdStarts.status(pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses(),
-            HelperContract.CONTAINER_SERVER)
+    return PodStatuses.container(pod, HelperContract.CONTAINER_SERVER)
         .filter(s -> !Boolean.TRUE.equals(s.getReady()))
         .map(ContainerStatus::getState)
         .map(state -> state.getRunning() == null ? null : state.getRunning().getStartedAt())

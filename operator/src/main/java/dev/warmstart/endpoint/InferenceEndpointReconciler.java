@@ -1,6 +1,5 @@
 package dev.warmstart.endpoint;
 
-import dev.warmstart.api.v1alpha1.Condition;
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
@@ -9,20 +8,19 @@ import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
-import dev.warmstart.status.Conditions;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import dev.warmstart.status.MissingSecrets;
+import dev.warmstart.status.StatusPatch;
+import dev.warmstart.status.Transitions;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
@@ -30,52 +28,44 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.function.Predicate;
 
 /**
  * Serves a model: applies the Deployment, the Service, (unless disabled) the serving image's
  * ImageCache and (with spec.warmPool) the placeholders' Deployment, places new serving pods on warm
  * nodes first, then reports replicas, the warm pool, conditions and where each replica's cold start
  * went. Deleting the endpoint garbage-collects them all (owner references).
+ *
+ * <p>The workflow is invoked from {@link #reconcile}, after the autoscaler; a dependent whose
+ * precondition stops holding is deleted (the PriorityClass excepted: it is shared and create-only).
+ * Preconditions rather than activation conditions: those keep the object, and register or drop the
+ * informer of every endpoint by what one endpoint's spec says.
  */
 @ControllerConfiguration(name = InferenceEndpointReconciler.NAME)
+@Workflow(explicitInvocation = true, handleExceptionsInReconciler = true, dependents = {
+    @Dependent(name = EndpointDependents.SERVING_DEPLOYMENT, type = EndpointDependents.ServingDeployment.class),
+    @Dependent(name = EndpointDependents.SERVICE, type = EndpointDependents.ServingService.class),
+    @Dependent(name = EndpointDependents.IMAGE_CACHE, type = EndpointDependents.ServingImageCache.class,
+        reconcilePrecondition = EndpointDependents.ImageCacheEnabled.class),
+    @Dependent(name = EndpointDependents.PRIORITY_CLASS, type = PlaceholderPriorityClass.class,
+        reconcilePrecondition = EndpointDependents.WarmPoolWanted.class),
+    @Dependent(name = EndpointDependents.WARM_POOL, type = EndpointDependents.WarmPoolDeployment.class,
+        reconcilePrecondition = EndpointDependents.WarmPoolWanted.class, dependsOn = EndpointDependents.PRIORITY_CLASS)})
 public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint> {
   public static final String NAME = "inferenceendpoint";
-  static final Duration RECHECK_MISSING_SECRET = Duration.ofSeconds(30);
-  /** How long a warm node that a pod could not reach is left out of the placement. */
-  static final Duration UNREACHABLE_FOR = Duration.ofMinutes(10);
-  private static final Logger log = LoggerFactory.getLogger(InferenceEndpointReconciler.class);
 
-  private final EndpointDependents.ServingDeployment deployment;
-  private final EndpointDependents.ServingService service = new EndpointDependents.ServingService();
-  private final EndpointDependents.ServingImageCache imageCache = new EndpointDependents.ServingImageCache();
-  private final EndpointDependents.WarmPoolDeployment warmPool;
-  private final PlaceholderPriority placeholderPriority = new PlaceholderPriority();
-  /** Per endpoint, warm nodes a pod could not reach lately (see {@link #warmPlacementTimeout}), until when. */
-  private final Map<String, Map<String, Instant>> unreachableWarmNodes = new ConcurrentHashMap<>();
-  private final EventRecorder events;
-  private final ColdStartMetrics metrics;
+  private final EndpointDependents.Inputs inputs;
   private final Clock clock;
   private final Autoscaler autoscaler;
   private final HealthChecks healthChecks;
-  /** How long a pod sent to a warm node may stay unschedulable there before it is recreated to go elsewhere. */
-  private final Duration warmPlacementTimeout;
-  /** Cold starts already announced (metrics, events), newest kept; bounded so it cannot grow without end. */
-  private final Set<String> announced = Collections.newSetFromMap(Collections.synchronizedMap(
-      new LinkedHashMap<>(256, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-          return size() > 10_000;
-        }
-      }));
+  private final WarmPlacer warmPlacer;
+  private final ColdStartLedger coldStarts;
+  private final Transitions transitions;
 
   /**
    * {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count;
@@ -83,31 +73,25 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
    */
   public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
       Autoscaler autoscaler, Duration warmPlacementTimeout, HealthChecks healthChecks) {
-    this.warmPlacementTimeout = warmPlacementTimeout;
-    this.healthChecks = healthChecks;
-    this.deployment = new EndpointDependents.ServingDeployment(helpers);
-    this.warmPool = new EndpointDependents.WarmPoolDeployment(helpers);
-    this.events = events;
-    this.metrics = metrics;
+    this.inputs = new EndpointDependents.Inputs(helpers, clock);
     this.clock = clock;
     this.autoscaler = autoscaler;
+    this.healthChecks = healthChecks;
+    this.warmPlacer = new WarmPlacer(events, metrics, clock, warmPlacementTimeout);
+    this.coldStarts = new ColdStartLedger(events, metrics);
+    this.transitions = new Transitions(events);
   }
 
-  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock) {
-    this(helpers, events, metrics, clock, null, WarmPlacement.STUCK_AFTER, null);
-  }
-
+  /** The pods; the dependents' informers come from the workflow. */
   @Override
   public List<EventSource<?, InferenceEndpoint>> prepareEventSources(EventSourceContext<InferenceEndpoint> context) {
-    var pods = new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, InferenceEndpoint.class)
+    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, InferenceEndpoint.class)
         .withName("endpoint-pods")
         .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + "," + Labels.COMPONENT + " in ("
             + Labels.COMPONENT_SERVER + "," + Labels.COMPONENT_WARM_POOL + ")")
         .withNamespacesInheritedFromController()
         .withSecondaryToPrimaryMapper(InferenceEndpointReconciler::endpointOfPod)
-        .build(), context);
-    return List.of(deployment.initEventSource(context), service.initEventSource(context),
-        imageCache.initEventSource(context), warmPool.initEventSource(context), pods);
+        .build(), context));
   }
 
   static Set<ResourceID> endpointOfPod(Pod pod) {
@@ -117,203 +101,125 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   }
 
   @Override
-  public UpdateControl<InferenceEndpoint> reconcile(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
-    List<Pod> pods = new ArrayList<>();
-    List<Pod> placeholders = new ArrayList<>();
-    for (Pod pod : context.getSecondaryResources(Pod.class)) {
-      boolean isPlaceholder = Labels.COMPONENT_WARM_POOL.equals(pod.getMetadata().getLabels().get(Labels.COMPONENT));
-      (isPlaceholder ? placeholders : pods).add(pod);
-    }
-    // Autoscale before applying the Deployment: the first round claims spec.replicas for the
-    // autoscaler's field manager, so the apply without replicas that follows cannot reset the count.
-    Autoscaler.Outcome scaling = null;
-    if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
-      Deployment existing = deployment.getSecondaryResource(ie, context).orElse(null);
-      if (existing != null && existing.getSpec() != null) {
-        scaling = autoscaler.run(ie, existing, pods, EndpointModel.port(ie));
-      }
-    } else if (autoscaler != null) {
-      autoscaler.forget(ie);
-    }
-    Deployment servingDeployment = deployment.reconcile(ie, context).getSingleResource().orElse(null);
-    service.reconcile(ie, context);
-    ImageCache cache = null;
-    if (ie.getSpec().imageCacheEnabled()) {
-      cache = imageCache.reconcile(ie, context).getSingleResource().orElse(null);
-    } else {
-      imageCache.delete(ie, context);
-    }
-    String priorityClassProblem = null;
-    if (ie.getSpec().warmPoolSize() > 0) {
-      priorityClassProblem = placeholderPriority.ensure(context.getClient());
-      if (priorityClassProblem == null) {
-        warmPool.reconcile(ie, context);
-      }
-    } else {
-      warmPool.delete(ie, context);
-    }
+  public UpdateControl<InferenceEndpoint> reconcile(InferenceEndpoint ie, Context<InferenceEndpoint> context)
+      throws Exception {
+    forgetDeleted(context);
+    Pods pods = Pods.of(context.getSecondaryResources(Pod.class));
+    Autoscaler.Outcome scaling = autoscale(ie, pods.serving(), context);
+    Applied applied = apply(ie, context);
     // Also without a warm pool (any more): pods created while it was on must not stay gated.
-    Optional<Instant> stuckCheck = place(ie, pods, placeholders, context);
-    String missingCredentials = missingCredentials(ie, context);
+    Optional<Instant> stuckCheck = warmPlacer.place(ie, pods.serving(), pods.placeholders(), context.getClient());
+    ColdStart coldStart = coldStarts.account(ie, pods.serving());
+    EndpointObservation seen = new EndpointObservation(ie, applied.deployment(), pods.serving(), pods.placeholders(),
+        applied.imageCache(), missingCredentials(ie, context), coldStart, askStartingServers(ie, pods.serving()),
+        scaling, autoscaler != null, applied.priorityClassProblem());
+    InferenceEndpointStatus status = EndpointStatus.compute(seen, clock.instant());
+    transitions.announce(ie, ie.getStatus() == null ? null : ie.getStatus().getConditions(), status.getConditions(),
+        "Serve", "Ready", ready -> ready.getMessage() + " at " + status.getUrl());
+    return reschedule(StatusPatch.ifChanged(ie, status, InferenceEndpoint::new), seen, stuckCheck);
+  }
 
-    InferenceEndpointStatus previous = ie.getStatus();
-    ColdStart previousColdStart = previous == null ? null : previous.getColdStart();
-    List<ColdStarts.Measured> fresh = ColdStarts.newSince(previousColdStart, pods);
-    for (ColdStarts.Measured coldStart : fresh) {
-      // A reconciliation can still see the status from before the last patch: announce each cold start once.
-      if (!announced.add(ie.getMetadata().getNamespace() + "/" + coldStart.pod() + "@" + coldStart.readyAt())) {
-        continue;
+  /** The endpoint's serving pods and warm-pool placeholders. */
+  record Pods(List<Pod> serving, List<Pod> placeholders) {
+    static Pods of(Set<Pod> all) {
+      List<Pod> serving = new ArrayList<>();
+      List<Pod> placeholders = new ArrayList<>();
+      for (Pod pod : all) {
+        boolean isPlaceholder = Labels.COMPONENT_WARM_POOL.equals(pod.getMetadata().getLabels().get(Labels.COMPONENT));
+        (isPlaceholder ? placeholders : serving).add(pod);
       }
-      metrics.record(ie.getMetadata().getNamespace(), ie.getMetadata().getName(), coldStart);
-      log.info("InferenceEndpoint {}/{}: cold start of {}", ie.getMetadata().getNamespace(), ie.getMetadata().getName(),
-          coldStart.summary());
-      events.normal(ie, "ColdStart", "Start", coldStart.summary());
+      return new Pods(serving, placeholders);
     }
-    // A server starting for long is asked for its health path: whether it is still loading or will never pass.
-    Map<String, HealthChecks.Answer> health = healthChecks == null ? Map.of()
-        : healthChecks.check(ie, pods, clock.instant());
-    InferenceEndpointStatus status = EndpointStatus.compute(ie, servingDeployment, pods, cache, missingCredentials,
-        ColdStarts.record(previousColdStart, fresh), health);
-    if (ie.getSpec().getAutoscaling() != null) {
-      autoscalingStatus(status, previous, scaling);
-    }
-    if (ie.getSpec().warmPoolSize() > 0) {
-      status.setWarmPool(WarmPlacement.status(ie, placeholders));
-      List<Condition> conditions = new ArrayList<>(status.getConditions());
-      conditions.add(WarmPlacement.condition(ie, placeholders, priorityClassProblem));
-      status.setConditions(conditions);
-    }
-    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
-        ie.getMetadata().getGeneration(), clock.instant()));
-    announceTransitions(ie, previous, status);
+  }
 
-    UpdateControl<InferenceEndpoint> control = status.equals(previous) ? UpdateControl.noUpdate()
-        : UpdateControl.patchStatus(statusPatch(ie, status));
-    Duration next = missingCredentials == null ? null : RECHECK_MISSING_SECRET;
-    if (stuckCheck.isPresent()) {
-      // A pod on its way to a warm node: look again when it would count as stuck.
-      Duration untilStuck = Duration.between(clock.instant(), stuckCheck.get()).plusSeconds(1);
-      untilStuck = untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck;
-      next = next == null || untilStuck.compareTo(next) < 0 ? untilStuck : next;
+  /** What the workflow left: the serving Deployment and ImageCache as applied, and a PriorityClass problem. */
+  record Applied(Deployment deployment, ImageCache imageCache, String priorityClassProblem) {}
+
+  /** Deleted endpoints leave no memory behind (no finalizer: the operator may not patch endpoints). */
+  private void forgetDeleted(Context<InferenceEndpoint> context) {
+    Predicate<ResourceID> exists = id -> context.getPrimaryCache().get(id).isPresent();
+    warmPlacer.retainOnly(exists);
+    coldStarts.retainOnly(exists);
+    if (autoscaler != null) {
+      autoscaler.retainOnly(exists);
     }
-    if (healthChecks != null && HealthChecks.anyStarting(pods)) {
-      // A server between its start and its first passed probe: the kubelet reports nothing until it passes.
-      next = next == null || HealthChecks.RECHECK.compareTo(next) < 0 ? HealthChecks.RECHECK : next;
-    }
-    if (ie.getSpec().getAutoscaling() != null && autoscaler != null) {
-      // The autoscaler's clock: another round after pollInterval, whatever else happens.
-      Duration poll = scaling != null ? scaling.pollInterval() : Autoscaler.pollInterval(ie.getSpec().getAutoscaling());
-      next = next == null || poll.compareTo(next) < 0 ? poll : next;
-    }
-    return next == null ? control : control.rescheduleAfter(next);
   }
 
   /**
-   * Lifts the warm-placement gate of new serving pods, sending each to a free warm node first
-   * ({@link WarmPlacement#plan}), and deletes pods that could not reach theirs, so that their
-   * replacements go elsewhere. Returns when a pod on its way to a warm node would count as stuck.
+   * Before the Deployment is applied: the first round claims spec.replicas for the autoscaler's field
+   * manager, so the apply without replicas that follows cannot reset the count. Null without a round.
    */
-  private Optional<Instant> place(InferenceEndpoint ie, List<Pod> pods, List<Pod> placeholders,
-      Context<InferenceEndpoint> context) {
-    String key = ie.getMetadata().getNamespace() + "/" + ie.getMetadata().getName();
-    Instant now = clock.instant();
-    Map<String, Instant> unreachable = unreachableWarmNodes.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
-    unreachable.values().removeIf(until -> until.isBefore(now));
-    var client = context.getClient();
-    for (Pod pod : WarmPlacement.stuck(pods, now, warmPlacementTimeout)) {
-      String node = WarmPlacement.warmNode(pod);
-      unreachable.put(node, now.plus(UNREACHABLE_FOR));
-      log.warn("InferenceEndpoint {}: pod {} could not be scheduled onto warm node {}; recreating it to go elsewhere",
-          key, pod.getMetadata().getName(), node);
-      events.warning(ie, "WarmNodeUnreachable", "Place", "pod " + pod.getMetadata().getName()
-          + " could not be scheduled onto warm node " + node + " for " + warmPlacementTimeout.toSeconds()
-          + " s; deleted so that its replacement goes to another node");
-      client.pods().resource(pod).delete();
+  private Autoscaler.Outcome autoscale(InferenceEndpoint ie, List<Pod> pods, Context<InferenceEndpoint> context) {
+    if (autoscaler == null) {
+      return null;
     }
-    for (WarmPlacement.Release release : WarmPlacement.plan(ie, pods, placeholders, unreachable.keySet())) {
-      Pod pod = release.pod();
-      try {
-        // On the pod object, not its name: fabric8 would read the pod first, and the operator may not get pods.
-        client.pods().resource(pod).patch(PatchContext.of(PatchType.JSON), WarmPlacement.patch(release));
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 404 || e.getCode() == 409 || e.getCode() == 422) {
-          // Gone, or changed since this view of it (another round placed it): the next event brings it back.
-          log.debug("InferenceEndpoint {}: pod {} not placed now: {}", key, pod.getMetadata().getName(), e.getMessage());
-          continue;
-        }
-        throw e;
-      }
-      metrics.placed(ie.getMetadata().getNamespace(), ie.getMetadata().getName(), release.node() != null);
-      if (release.node() != null) {
-        log.info("InferenceEndpoint {}: pod {} sent to warm node {}", key, pod.getMetadata().getName(), release.node());
-        events.normal(ie, "WarmPlacement", "Place", "pod " + pod.getMetadata().getName() + " sent to warm node "
-            + release.node() + ", whose placeholder gives way");
-      } else {
-        log.info("InferenceEndpoint {}: pod {} released with no warm node free", key, pod.getMetadata().getName());
-      }
+    if (ie.getSpec().getAutoscaling() == null) {
+      autoscaler.forget(ie);
+      return null;
     }
-    if (unreachable.isEmpty()) {
-      unreachableWarmNodes.remove(key);
-    }
-    return WarmPlacement.nextStuckCheck(pods, warmPlacementTimeout);
+    Deployment existing = context.getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
+        .orElse(null);
+    return existing == null || existing.getSpec() == null ? null
+        : autoscaler.run(ie, existing, pods, EndpointModel.port(ie));
   }
 
-  /** desiredReplicas, lastScaleTime, currentMetrics and the three autoscaling conditions. */
-  private void autoscalingStatus(InferenceEndpointStatus status, InferenceEndpointStatus previous,
-      Autoscaler.Outcome scaling) {
-    String lastScale = previous == null ? null : previous.getLastScaleTime();
-    List<Condition> conditions = new ArrayList<>(status.getConditions());
-    status.setConditions(conditions);
-    if (scaling == null) {
-      // No Deployment yet (or no autoscaler in this process): say so rather than leave the conditions out.
-      status.setDesiredReplicas(previous == null ? null : previous.getDesiredReplicas());
-      status.setLastScaleTime(lastScale);
-      conditions.add(new Condition(Autoscaler.ABLE_TO_SCALE, Condition.FALSE,
-          autoscaler == null ? "AutoscalerOff" : "NoScaleTarget",
-          autoscaler == null ? "this operator runs without the autoscaler" : "the Deployment does not exist yet"));
-      return;
+  /**
+   * Runs the workflow. A PriorityClass the operator may not create is a condition (the warm pool waits
+   * for it); any other failure is thrown as it came, for JOSDK to retry.
+   */
+  private Applied apply(InferenceEndpoint ie, Context<InferenceEndpoint> context) throws Exception {
+    EndpointDependents.provide(context, inputs);
+    var result = context.managedWorkflowAndDependentResourceContext().reconcileManagedWorkflow();
+    String priorityClassProblem = null;
+    for (Exception e : result.getErroredDependents().values()) {
+      if (!(e instanceof PlaceholderPriorityClass.Unavailable)) {
+        throw e;
+      }
+      priorityClassProblem = e.getMessage();
     }
-    status.setDesiredReplicas(scaling.desiredReplicas());
-    status.setLastScaleTime(scaling.lastScale() != null
-        ? scaling.lastScale().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString() : lastScale);
-    status.setCurrentMetrics(scaling.currentMetrics());
-    conditions.addAll(scaling.conditions());
+    Deployment deployment = context.getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
+        .orElse(null);
+    ImageCache cache = ie.getSpec().imageCacheEnabled() ? context.getSecondaryResource(ImageCache.class).orElse(null)
+        : null;
+    return new Applied(deployment, cache, priorityClassProblem);
   }
 
   private static String missingCredentials(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
     var model = ie.getSpec().getModel();
-    if (model == null || model.getCredentialsSecret() == null || model.getCredentialsSecret().isBlank()) {
+    if (model == null || model.getCredentialsSecret() == null) {
       return null;
     }
-    Secret secret = context.getClient().resources(Secret.class).inNamespace(ie.getMetadata().getNamespace())
-        .withName(model.getCredentialsSecret()).get();
-    return secret == null ? model.getCredentialsSecret() : null;
+    List<String> missing = MissingSecrets.among(context.getClient(), ie.getMetadata().getNamespace(),
+        List.of(model.getCredentialsSecret()));
+    return missing.isEmpty() ? null : missing.get(0);
   }
 
-  private void announceTransitions(InferenceEndpoint ie, InferenceEndpointStatus previous, InferenceEndpointStatus now) {
-    var before = previous == null ? null : previous.getConditions();
-    Condition ready = Conditions.find(now.getConditions(), EndpointStatus.READY).orElseThrow();
-    Condition degraded = Conditions.find(now.getConditions(), EndpointStatus.DEGRADED).orElseThrow();
-    String id = ie.getMetadata().getNamespace() + "/" + ie.getMetadata().getName();
-    if (ready.isTrue() && !Conditions.isTrue(before, EndpointStatus.READY)) {
-      log.info("InferenceEndpoint {} ready: {}", id, ready.getMessage());
-      events.normal(ie, "Ready", "Serve", ready.getMessage() + " at " + now.getUrl());
-    }
-    String previousReason = Conditions.find(before, EndpointStatus.DEGRADED).map(Condition::getReason).orElse(null);
-    if (degraded.isTrue() && !degraded.getReason().equals(previousReason)) {
-      log.warn("InferenceEndpoint {} degraded: {}", id, degraded.getMessage());
-      events.warning(ie, degraded.getReason(), "Serve", degraded.getMessage());
-    }
+  /** A server starting for long is asked for its health path: whether it is still loading or will never pass. */
+  private Map<String, HealthChecks.Answer> askStartingServers(InferenceEndpoint ie, List<Pod> pods) {
+    return healthChecks == null ? Map.of() : healthChecks.check(ie, pods, clock.instant());
   }
 
-  /** Only name, namespace and status, so the patch never competes for spec or metadata fields. */
-  private static InferenceEndpoint statusPatch(InferenceEndpoint ie, InferenceEndpointStatus status) {
-    InferenceEndpoint patch = new InferenceEndpoint();
-    patch.setMetadata(new ObjectMetaBuilder()
-        .withName(ie.getMetadata().getName())
-        .withNamespace(ie.getMetadata().getNamespace())
-        .build());
-    patch.setStatus(status);
-    return patch;
+  /** The soonest of the reasons to look again before an event comes. */
+  private UpdateControl<InferenceEndpoint> reschedule(UpdateControl<InferenceEndpoint> control,
+      EndpointObservation seen, Optional<Instant> stuckCheck) {
+    List<Duration> after = new ArrayList<>();
+    if (seen.missingCredentials() != null) {
+      after.add(MissingSecrets.RECHECK);
+    }
+    stuckCheck.ifPresent(stuck -> {
+      // A pod on its way to a warm node: look again when it would count as stuck.
+      Duration untilStuck = Duration.between(clock.instant(), stuck).plusSeconds(1);
+      after.add(untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck);
+    });
+    if (healthChecks != null && HealthChecks.anyStarting(seen.pods())) {
+      // A server between its start and its first passed probe: the kubelet reports nothing until it passes.
+      after.add(HealthChecks.RECHECK);
+    }
+    var autoscaling = seen.endpoint().getSpec().getAutoscaling();
+    if (autoscaling != null && autoscaler != null) {
+      // The autoscaler's clock: another round after pollInterval, whatever else happens.
+      after.add(seen.scaling() != null ? seen.scaling().pollInterval() : Autoscaler.pollInterval(autoscaling));
+    }
+    return after.stream().min(Comparator.naturalOrder()).map(control::rescheduleAfter).orElse(control);
   }
 }

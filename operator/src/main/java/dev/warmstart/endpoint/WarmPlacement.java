@@ -7,6 +7,7 @@ import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.WarmPoolStatus;
 import dev.warmstart.kube.HelperContract;
 import dev.warmstart.kube.Labels;
+import dev.warmstart.kube.PodStatuses;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -69,7 +70,7 @@ final class WarmPlacement {
   static List<String> warmNodes(InferenceEndpoint ie, Collection<Pod> placeholders) {
     Set<String> nodes = new TreeSet<>();
     for (Pod p : placeholders) {
-      if (p.getMetadata().getDeletionTimestamp() == null && isReady(p) && isCurrent(p, ie)
+      if (p.getMetadata().getDeletionTimestamp() == null && PodStatuses.isReady(p) && isCurrent(p, ie)
           && p.getSpec().getNodeName() != null) {
         nodes.add(p.getSpec().getNodeName());
       }
@@ -110,7 +111,7 @@ final class WarmPlacement {
         .filter(p -> warmNode(p) != null && p.getSpec().getNodeName() == null
             && p.getMetadata().getDeletionTimestamp() == null
             && (p.getStatus() == null || p.getStatus().getNominatedNodeName() == null))
-        .filter(p -> unschedulable(p).map(c -> c.getLastTransitionTime() != null
+        .filter(p -> PodStatuses.unschedulable(p).map(c -> c.getLastTransitionTime() != null
             && !Instant.parse(c.getLastTransitionTime()).plus(stuckAfter).isAfter(now)).orElse(false))
         .toList();
   }
@@ -120,7 +121,7 @@ final class WarmPlacement {
     return serving.stream()
         .filter(p -> warmNode(p) != null && p.getSpec().getNodeName() == null
             && p.getMetadata().getDeletionTimestamp() == null)
-        .map(p -> unschedulable(p).map(PodCondition::getLastTransitionTime).filter(Objects::nonNull)
+        .map(p -> PodStatuses.unschedulable(p).map(PodCondition::getLastTransitionTime).filter(Objects::nonNull)
             .map(Instant::parse).orElse(null))
         .filter(Objects::nonNull)
         .map(t -> t.plus(stuckAfter))
@@ -196,8 +197,8 @@ final class WarmPlacement {
     status.setReady(nodes.size());
     status.setNodes(new ArrayList<>(nodes));
     placeholders.stream()
-        .filter(p -> p.getMetadata().getDeletionTimestamp() == null && isReady(p) && isCurrent(p, ie))
-        .map(p -> condition(p, "Ready").map(PodCondition::getLastTransitionTime).orElse(null))
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null && PodStatuses.isReady(p) && isCurrent(p, ie))
+        .map(p -> PodStatuses.condition(p, "Ready").map(PodCondition::getLastTransitionTime).orElse(null))
         .filter(Objects::nonNull)
         .max(Comparator.comparing(Instant::parse))
         .ifPresent(status::setLastRefillTime);
@@ -217,10 +218,10 @@ final class WarmPlacement {
     }
     List<Pod> unschedulable = placeholders.stream()
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getSpec().getNodeName() == null)
-        .filter(p -> unschedulable(p).isPresent())
+        .filter(p -> PodStatuses.unschedulable(p).isPresent())
         .toList();
     if (!unschedulable.isEmpty()) {
-      String why = unschedulable(unschedulable.get(0)).map(PodCondition::getMessage).orElse("");
+      String why = PodStatuses.unschedulable(unschedulable.get(0)).map(PodCondition::getMessage).orElse("");
       return new Condition(WARM_POOL_READY, Condition.FALSE, UNSCHEDULABLE, ready + " of " + desired
           + " nodes warm; " + unschedulable.size() + " placeholder(s) cannot be scheduled: " + why
           + " The pool has no free GPU node for them; they wait for one (Karpenter or Cluster Autoscaler add it), "
@@ -244,19 +245,5 @@ final class WarmPlacement {
         .filter(e -> HelperContract.ENV_MODEL_URI.equals(e.getName())).map(EnvVar::getValue).findFirst().orElse(null);
     String wanted = ie.getSpec().getModel() == null ? null : ie.getSpec().getModel().getUri();
     return Objects.equals(image, ie.getSpec().getImage()) && Objects.equals(uri, wanted);
-  }
-
-  private static boolean isReady(Pod pod) {
-    return condition(pod, "Ready").map(c -> "True".equals(c.getStatus())).orElse(false);
-  }
-
-  private static Optional<PodCondition> unschedulable(Pod pod) {
-    return condition(pod, "PodScheduled")
-        .filter(c -> "False".equals(c.getStatus()) && "Unschedulable".equals(c.getReason()));
-  }
-
-  private static Optional<PodCondition> condition(Pod pod, String type) {
-    return pod.getStatus() == null || pod.getStatus().getConditions() == null ? Optional.empty()
-        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 }

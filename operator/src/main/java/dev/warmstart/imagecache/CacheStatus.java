@@ -6,10 +6,13 @@ import dev.warmstart.api.v1alpha1.ImageCacheStatus;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.CachedImage;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.NodeCounts;
 import dev.warmstart.api.v1alpha1.ImageCacheStatus.PullFailure;
+import dev.warmstart.kube.PodStatuses;
+import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -19,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -46,6 +48,19 @@ public final class CacheStatus {
 
   /** One image on one node. */
   record Observation(String node, String image, State state, String digest, String reason, String message) {}
+
+  /**
+   * The finished status after a round: {@link #compute(ImageCache, DaemonSet, Collection, List)}, with the
+   * transition times of the previous status's conditions kept where nothing changed.
+   */
+  public static ImageCacheStatus compute(ImageCache cache, DaemonSet daemonSet, Collection<Pod> pods,
+      List<String> missingPullSecrets, Instant now) {
+    ImageCacheStatus status = compute(cache, daemonSet, pods, missingPullSecrets);
+    ImageCacheStatus previous = cache.getStatus();
+    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
+        cache.getMetadata().getGeneration(), now));
+    return status;
+  }
 
   /**
    * @param daemonSet the cache's DaemonSet as last seen, or null before it exists
@@ -105,19 +120,14 @@ public final class CacheStatus {
       }
       Map<String, String> imageOfContainer = pod.getSpec().getContainers().stream()
           .collect(Collectors.toMap(Container::getName, Container::getImage, (a, b) -> a));
-      Map<String, ContainerStatus> statuses = pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
-          ? Map.of()
-          : pod.getStatus().getContainerStatuses().stream()
-              .collect(Collectors.toMap(ContainerStatus::getName, Function.identity(), (a, b) -> a));
       // The helper image of install-pause can fail to pull too; then no cache container can start.
-      ContainerStatus helperFailure = pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
-          ? null
-          : pod.getStatus().getInitContainerStatuses().stream().filter(CacheStatus::failedWaiting).findFirst().orElse(null);
+      ContainerStatus helperFailure = PodStatuses.initContainers(pod).stream().filter(CacheStatus::failedWaiting)
+          .findFirst().orElse(null);
       for (Map.Entry<String, String> c : imageOfContainer.entrySet()) {
         if (!images.contains(c.getValue())) {
           continue; // a pod of an older template, rolling out
         }
-        ContainerStatus cs = statuses.get(c.getKey());
+        ContainerStatus cs = PodStatuses.container(pod, c.getKey()).orElse(null);
         out.add(helperFailure != null && (cs == null || cs.getState() == null || cs.getState().getRunning() == null)
             ? helperFailed(node, c.getValue(), helperFailure)
             : classify(node, c.getValue(), cs));

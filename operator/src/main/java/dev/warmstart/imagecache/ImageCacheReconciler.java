@@ -7,10 +7,11 @@ import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
 import dev.warmstart.status.Conditions;
+import dev.warmstart.status.MissingSecrets;
+import dev.warmstart.status.StatusPatch;
+import dev.warmstart.status.Transitions;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
@@ -20,14 +21,16 @@ import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,35 +39,40 @@ import org.slf4j.LoggerFactory;
  * Keeps an ImageCache's images on every node of its pool: applies the DaemonSet, then reports
  * where the images are from the DaemonSet's pods. Deleting the ImageCache garbage-collects the
  * DaemonSet (owner reference) and with it the pods.
+ *
+ * <p>The DaemonSet is the workflow's one dependent, invoked from {@link #reconcile} as the endpoint
+ * controller does, so that a failure reaches {@link #updateErrorStatus} as the API server gave it.
  */
 @ControllerConfiguration(name = ImageCacheReconciler.NAME)
+@Workflow(explicitInvocation = true, handleExceptionsInReconciler = true,
+    dependents = @Dependent(name = CacheDaemonSet.NAME, type = CacheDaemonSet.class))
 public class ImageCacheReconciler implements Reconciler<ImageCache> {
   public static final String NAME = "imagecache";
-  /** A missing pull secret is not announced by any watch we hold: look again after this long. */
-  static final Duration RECHECK_MISSING_SECRET = Duration.ofSeconds(30);
   private static final Logger log = LoggerFactory.getLogger(ImageCacheReconciler.class);
 
-  private final CacheDaemonSet daemonSet;
+  private final HelperSettings helpers;
   private final EventRecorder events;
+  private final Transitions transitions;
   private final CacheMetrics metrics;
   private final Clock clock;
 
   public ImageCacheReconciler(HelperSettings helpers, EventRecorder events, CacheMetrics metrics, Clock clock) {
-    this.daemonSet = new CacheDaemonSet(helpers);
+    this.helpers = helpers;
     this.events = events;
+    this.transitions = new Transitions(events);
     this.metrics = metrics;
     this.clock = clock;
   }
 
+  /** The pods; the DaemonSet's informer comes from the workflow. */
   @Override
   public List<EventSource<?, ImageCache>> prepareEventSources(EventSourceContext<ImageCache> context) {
-    var pods = new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
+    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
         .withName("imagecache-pods")
         .withLabelSelector(CacheDaemonSet.SELECTOR)
         .withNamespacesInheritedFromController()
         .withSecondaryToPrimaryMapper(ImageCacheReconciler::ownerOfPod)
-        .build(), context);
-    return List.of(daemonSet.initEventSource(context), pods);
+        .build(), context));
   }
 
   /** Pods name their ImageCache in annotations: label values are too short for any name a user may choose. */
@@ -78,19 +86,29 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
   }
 
   @Override
-  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context) {
-    DaemonSet ds = daemonSet.reconcile(cache, context).getSingleResource().orElse(null);
-    List<String> missingSecrets = missingPullSecrets(cache, context);
+  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context) throws Exception {
+    DaemonSet ds = apply(context);
+    List<String> missingSecrets = MissingSecrets.among(context.getClient(), cache.getMetadata().getNamespace(),
+        cache.getSpec().getImagePullSecrets().stream().map(LocalObjectReference::getName).toList());
     ImageCacheStatus previous = cache.getStatus();
-    ImageCacheStatus status = CacheStatus.compute(cache, ds, context.getSecondaryResources(Pod.class), missingSecrets);
-    status.setConditions(Conditions.merge(previous == null ? null : previous.getConditions(), status.getConditions(),
-        cache.getMetadata().getGeneration(), clock.instant()));
+    ImageCacheStatus status = CacheStatus.compute(cache, ds, context.getSecondaryResources(Pod.class), missingSecrets,
+        clock.instant());
     announceTransitions(cache, previous, status);
     metrics.publish(context.getPrimaryCache().list().map(c -> sameObject(c, cache) ? withStatus(c, status) : c).toList());
 
-    UpdateControl<ImageCache> control = status.equals(previous) ? UpdateControl.noUpdate()
-        : UpdateControl.patchStatus(statusPatch(cache, status));
-    return missingSecrets.isEmpty() ? control : control.rescheduleAfter(RECHECK_MISSING_SECRET);
+    UpdateControl<ImageCache> control = StatusPatch.ifChanged(cache, status, ImageCache::new);
+    return missingSecrets.isEmpty() ? control : control.rescheduleAfter(MissingSecrets.RECHECK);
+  }
+
+  /** Runs the workflow; a failure is thrown as it came. The DaemonSet as applied, or null. */
+  private DaemonSet apply(Context<ImageCache> context) throws Exception {
+    CacheDaemonSet.provide(context, helpers);
+    var result = context.managedWorkflowAndDependentResourceContext().reconcileManagedWorkflow();
+    Optional<Exception> failure = result.getErroredDependents().values().stream().findFirst();
+    if (failure.isPresent()) {
+      throw failure.get();
+    }
+    return context.getSecondaryResource(DaemonSet.class).orElse(null);
   }
 
   /**
@@ -118,7 +136,7 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
       log.warn("ImageCache {}/{}: {}", cache.getMetadata().getNamespace(), cache.getMetadata().getName(), message);
       events.warning(cache, "InvalidSpec", "Cache", message);
     }
-    return ErrorStatusUpdateControl.patchStatus(statusPatch(cache, status)).withNoRetry();
+    return ErrorStatusUpdateControl.patchStatus(StatusPatch.of(cache, status, ImageCache::new)).withNoRetry();
   }
 
   private static KubernetesClientException rejection(Throwable e) {
@@ -130,32 +148,14 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
     return null;
   }
 
-  private List<String> missingPullSecrets(ImageCache cache, Context<ImageCache> context) {
-    String namespace = cache.getMetadata().getNamespace();
-    return cache.getSpec().getImagePullSecrets().stream()
-        .map(LocalObjectReference::getName)
-        .filter(Objects::nonNull)
-        .filter(name -> context.getClient().resources(Secret.class).inNamespace(namespace).withName(name).get() == null)
-        .toList();
-  }
-
   private void announceTransitions(ImageCache cache, ImageCacheStatus previous, ImageCacheStatus now) {
-    var prevConditions = previous == null ? null : previous.getConditions();
-    Condition ready = Conditions.find(now.getConditions(), CacheStatus.READY).orElseThrow();
-    Condition degraded = Conditions.find(now.getConditions(), CacheStatus.DEGRADED).orElseThrow();
-    String id = cache.getMetadata().getNamespace() + "/" + cache.getMetadata().getName();
-    if (ready.isTrue() && !Conditions.isTrue(prevConditions, CacheStatus.READY)) {
-      log.info("ImageCache {}: {}", id, ready.getMessage());
-      events.normal(cache, "Cached", "Cache", ready.getMessage());
-    } else if ("NoMatchingNodes".equals(ready.getReason()) && !Conditions.find(prevConditions, CacheStatus.READY)
-        .map(c -> "NoMatchingNodes".equals(c.getReason())).orElse(false)) {
-      log.info("ImageCache {}: no node matches; the cache stays empty until one does", id);
-      events.warning(cache, "NoMatchingNodes", "Cache", ready.getMessage());
-    }
-    String previousReason = Conditions.find(prevConditions, CacheStatus.DEGRADED).map(Condition::getReason).orElse(null);
-    if (degraded.isTrue() && !degraded.getReason().equals(previousReason)) {
-      log.warn("ImageCache {} degraded: {}", id, degraded.getMessage());
-      events.warning(cache, degraded.getReason(), "Cache", degraded.getMessage());
+    var before = previous == null ? null : previous.getConditions();
+    transitions.announce(cache, before, now.getConditions(), "Cache", "Cached", Condition::getMessage);
+    if (Transitions.readyBecame(before, now.getConditions(), "NoMatchingNodes")) {
+      log.info("ImageCache {}/{}: no node matches; the cache stays empty until one does",
+          cache.getMetadata().getNamespace(), cache.getMetadata().getName());
+      events.warning(cache, "NoMatchingNodes", "Cache",
+          Conditions.find(now.getConditions(), CacheStatus.READY).orElseThrow().getMessage());
     }
   }
 
@@ -168,16 +168,5 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
     copy.setMetadata(cache.getMetadata());
     copy.setStatus(status);
     return copy;
-  }
-
-  /** Only name, namespace and status, so the status patch never competes for spec or metadata fields. */
-  private static ImageCache statusPatch(ImageCache cache, ImageCacheStatus status) {
-    ImageCache patch = new ImageCache();
-    patch.setMetadata(new ObjectMetaBuilder()
-        .withName(cache.getMetadata().getName())
-        .withNamespace(cache.getMetadata().getNamespace())
-        .build());
-    patch.setStatus(status);
-    return patch;
   }
 }

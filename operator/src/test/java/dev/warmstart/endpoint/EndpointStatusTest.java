@@ -23,6 +23,8 @@ import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec.ImageCachePolicy;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
+import dev.warmstart.api.v1alpha1.WarmPool;
+import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.kube.HelperContract;
 import dev.warmstart.status.Conditions;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -32,16 +34,19 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** An InferenceEndpoint's status from its Deployment, pods as the kubelet reports them, and ImageCache. */
 class EndpointStatusTest {
+  static final Instant NOW = Instant.parse("2025-06-01T10:00:00Z");
   static final String NO_GPU = "0/4 nodes are available: 1 node(s) had untolerated taint "
       + "{node-role.kubernetes.io/control-plane: }, 3 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are available: "
       + "1 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.";
@@ -78,7 +83,19 @@ class EndpointStatusTest {
 
   static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment d, List<Pod> pods, ImageCache cache,
       String missingCredentials) {
-    return EndpointStatus.compute(ie, d, pods, cache, missingCredentials, null);
+    return compute(ie, d, pods, cache, missingCredentials, null);
+  }
+
+  /** The status of an endpoint without warm pool or autoscaling, its conditions stamped at {@link #NOW}. */
+  static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment d, List<Pod> pods, ImageCache cache,
+      String missingCredentials, ColdStart coldStart) {
+    return compute(ie, d, pods, cache, missingCredentials, coldStart, Map.of());
+  }
+
+  static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment d, List<Pod> pods, ImageCache cache,
+      String missingCredentials, ColdStart coldStart, Map<String, HealthChecks.Answer> health) {
+    return EndpointStatus.compute(new EndpointObservation(ie, d, pods, List.of(), cache, missingCredentials, coldStart,
+        health, null, true, null), NOW);
   }
 
   static InferenceEndpointStatus compute(InferenceEndpoint ie, Deployment d, List<Pod> pods) {
@@ -87,8 +104,8 @@ class EndpointStatusTest {
 
   /** One replica asked for, {@code pods} as they are, with what their servers answered the health check. */
   static InferenceEndpointStatus computeWith(InferenceEndpoint ie, List<Pod> pods,
-      java.util.Map<String, HealthChecks.Answer> health) {
-    return EndpointStatus.compute(ie, observed(ie, pods.size(), pods.size(), 0), pods,
+      Map<String, HealthChecks.Answer> health) {
+    return compute(ie, observed(ie, pods.size(), pods.size(), 0), pods,
         cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"), null, null, health);
   }
 
@@ -233,7 +250,7 @@ class EndpointStatusTest {
   void readyWhenEveryReplicaIsReady() {
     InferenceEndpoint ie = qwen();
     ColdStart coldStart = ColdStarts.record(null, ColdStarts.newSince(null, List.of(ready(ie, "a"), ready(ie, "b"))));
-    InferenceEndpointStatus status = EndpointStatus.compute(ie, observed(ie, 2, 2, 2),
+    InferenceEndpointStatus status = compute(ie, observed(ie, 2, 2, 2),
         List.of(ready(ie, "a"), ready(ie, "b")), cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"),
         null, coldStart);
 
@@ -628,13 +645,13 @@ class EndpointStatusTest {
     InferenceEndpoint ie = qwen();
     ImageCache cache = cache(ie, "False", "Pulling", "1 of 3 nodes hold 1 images");
     ColdStart coldStart = ColdStarts.record(null, ColdStarts.newSince(null, mixedPods(ie)));
-    InferenceEndpointStatus a = EndpointStatus.compute(ie, observed(ie, 7, 7, 2), mixedPods(ie), cache, null, coldStart);
-    InferenceEndpointStatus b = EndpointStatus.compute(qwen(), observed(qwen(), 7, 7, 2), mixedPods(qwen()),
+    InferenceEndpointStatus a = compute(ie, observed(ie, 7, 7, 2), mixedPods(ie), cache, null, coldStart);
+    InferenceEndpointStatus b = compute(qwen(), observed(qwen(), 7, 7, 2), mixedPods(qwen()),
         cache(qwen(), "False", "Pulling", "1 of 3 nodes hold 1 images"), null,
         ColdStarts.record(null, ColdStarts.newSince(null, mixedPods(qwen()))));
     assertEquals(a, b);
     assertEquals(a.hashCode(), b.hashCode());
-    assertNotEquals(a, EndpointStatus.compute(ie, observed(ie, 7, 7, 3), mixedPods(ie), cache, null, coldStart),
+    assertNotEquals(a, compute(ie, observed(ie, 7, 7, 3), mixedPods(ie), cache, null, coldStart),
         "another ready count is another status");
   }
 
@@ -645,7 +662,7 @@ class EndpointStatusTest {
     InferenceEndpoint ie = qwen();
     Deployment d = observed(ie, 7, 7, 2);
     ImageCache cache = cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images");
-    InferenceEndpointStatus first = EndpointStatus.compute(ie, d, mixedPods(ie), cache, null,
+    InferenceEndpointStatus first = compute(ie, d, mixedPods(ie), cache, null,
         ColdStarts.record(null, ColdStarts.newSince(null, mixedPods(ie))));
     first.setConditions(Conditions.merge(null, first.getConditions(), 4, Instant.parse("2025-06-01T10:10:00Z")));
     InferenceEndpointStatus stored = Serialization.unmarshal(Serialization.asJson(first), InferenceEndpointStatus.class);
@@ -656,12 +673,83 @@ class EndpointStatusTest {
     ColdStart previous = stored.getColdStart();
     List<ColdStarts.Measured> fresh = ColdStarts.newSince(previous, mixedPods(later));
     assertEquals(List.of(), fresh, "no new cold start");
-    InferenceEndpointStatus again = EndpointStatus.compute(later, d, mixedPods(later), cache, null,
+    InferenceEndpointStatus again = compute(later, d, mixedPods(later), cache, null,
         ColdStarts.record(previous, fresh));
     again.setConditions(Conditions.merge(stored.getConditions(), again.getConditions(), 4,
         Instant.parse("2025-06-01T10:17:00Z")));
     assertEquals(stored, again, () -> "a no-op reconcile would patch the status:\n" + Serialization.asYaml(stored)
         + "---\n" + Serialization.asYaml(again));
     assertFalse(stored.getColdStart().getRecent().isEmpty());
+  }
+
+  // ---------------------------------------------------------------- the finished status, one writer
+
+  static EndpointObservation observation(InferenceEndpoint ie, List<Pod> placeholders,
+      Autoscaler.Outcome scaling, boolean autoscalerRuns, String priorityClassProblem) {
+    return new EndpointObservation(ie, observed(ie, 2, 2, 2), List.of(ready(ie, "a"), ready(ie, "b")), placeholders,
+        cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"), null, null, Map.of(), scaling,
+        autoscalerRuns, priorityClassProblem);
+  }
+
+  @Test
+  void transitionTimesAreKeptWhereTheStatusDidNotChange() {
+    InferenceEndpoint ie = qwen();
+    InferenceEndpointStatus first = EndpointStatus.compute(observation(ie, List.of(), null, true, null), NOW);
+    assertEquals(NOW.toString(), find(first, EndpointStatus.READY).getLastTransitionTime());
+    assertEquals(ie.getMetadata().getGeneration(), find(first, EndpointStatus.READY).getObservedGeneration());
+
+    ie.setStatus(first);
+    Instant later = NOW.plusSeconds(60);
+    InferenceEndpointStatus same = EndpointStatus.compute(observation(ie, List.of(), null, true, null), later);
+    assertEquals(first, same, "nothing changed, nothing to patch");
+
+    InferenceEndpointStatus degraded = EndpointStatus.compute(new EndpointObservation(ie, observed(ie, 2, 2, 2),
+        List.of(ready(ie, "a"), ready(ie, "b")), List.of(), cache(ie, "True", "AllNodesCached", "all 3 nodes hold 1 images"),
+        "s3-creds", null, Map.of(), null, true, null), later);
+    assertEquals(later.toString(), find(degraded, EndpointStatus.DEGRADED).getLastTransitionTime());
+    assertEquals(NOW.toString(), find(degraded, EndpointStatus.READY).getLastTransitionTime());
+  }
+
+  @Test
+  void theAutoscalersPartComesFromItsRound() {
+    InferenceEndpoint ie = qwen();
+    ie.getSpec().setAutoscaling(new Autoscaling());
+    InferenceEndpointStatus previous = new InferenceEndpointStatus();
+    previous.setDesiredReplicas(2);
+    previous.setLastScaleTime("2025-06-01T09:00:00Z");
+    ie.setStatus(previous);
+    var scaled = new Autoscaler.Outcome(3, Instant.parse("2025-06-01T09:58:12.345Z"),
+        List.of(new InferenceEndpointStatus.MetricValue("Pods", "vllm:num_requests_waiting")),
+        List.of(new Condition("AbleToScale", Condition.TRUE, "SucceededRescale", "the Deployment was scaled to 3"),
+            new Condition("ScalingActive", Condition.TRUE, "ValidMetricFound", "read"),
+            new Condition("ScalingLimited", Condition.FALSE, "DesiredWithinRange", "within range")),
+        Duration.ofSeconds(2));
+    InferenceEndpointStatus status = EndpointStatus.compute(observation(ie, List.of(), scaled, true, null), NOW);
+    assertEquals(3, status.getDesiredReplicas());
+    assertEquals("2025-06-01T09:58:12Z", status.getLastScaleTime());
+    assertEquals(1, status.getCurrentMetrics().size());
+    assertEquals(List.of("Ready", "ImageCached", "Progressing", "Degraded", "AbleToScale", "ScalingActive",
+        "ScalingLimited"), status.getConditions().stream().map(Condition::getType).toList());
+
+    InferenceEndpointStatus waiting = EndpointStatus.compute(observation(ie, List.of(), null, true, null), NOW);
+    assertEquals(2, waiting.getDesiredReplicas(), "no round yet: the last decision stands");
+    assertEquals("2025-06-01T09:00:00Z", waiting.getLastScaleTime());
+    assertCondition(waiting, "AbleToScale", Condition.FALSE, "NoScaleTarget");
+    assertCondition(EndpointStatus.compute(observation(ie, List.of(), null, false, null), NOW), "AbleToScale",
+        Condition.FALSE, "AutoscalerOff");
+  }
+
+  @Test
+  void theWarmPoolsPartComesWithSpecWarmPool() {
+    InferenceEndpoint ie = qwen();
+    assertNull(EndpointStatus.compute(observation(ie, List.of(), null, true, null), NOW).getWarmPool());
+    ie.getSpec().setWarmPool(new WarmPool());
+    ie.getSpec().getWarmPool().setReplicas(1);
+    InferenceEndpointStatus status = EndpointStatus.compute(observation(ie, List.of(), null, true, null), NOW);
+    assertEquals(1, status.getWarmPool().getDesired());
+    assertEquals(0, status.getWarmPool().getReady());
+    assertCondition(status, WarmPlacement.WARM_POOL_READY, Condition.FALSE, WarmPlacement.WARMING);
+    assertCondition(EndpointStatus.compute(observation(ie, List.of(), null, true, "PriorityClass x is missing"), NOW),
+        WarmPlacement.WARM_POOL_READY, Condition.FALSE, WarmPlacement.PRIORITY_CLASS_MISSING);
   }
 }

@@ -571,4 +571,18 @@ class CacheStatusTest {
         .collect(Collectors.groupingBy(PullFailure::getReason, Collectors.counting()));
     assertEquals(ImageCacheStatus.MAX_FAILURES, a.getFailures().size(), reasons::toString);
   }
+
+  @Test
+  void theFinishedStatusKeepsTransitionTimesWhereNothingChanged() {
+    ImageCache cache = cache(VLLM);
+    Instant t0 = Instant.parse("2025-06-01T10:00:00Z");
+    ImageCacheStatus first = CacheStatus.compute(cache, observed(cache, 1), List.of(), List.of(), t0);
+    assertEquals(t0.toString(), condition(first, CacheStatus.READY).getLastTransitionTime());
+    cache.setStatus(first);
+    Instant later = t0.plusSeconds(90);
+    assertEquals(first, CacheStatus.compute(cache, observed(cache, 1), List.of(), List.of(), later));
+    ImageCacheStatus secretGone = CacheStatus.compute(cache, observed(cache, 1), List.of(), List.of("ecr-pull"), later);
+    assertEquals(later.toString(), condition(secretGone, CacheStatus.DEGRADED).getLastTransitionTime());
+    assertEquals(t0.toString(), condition(secretGone, CacheStatus.READY).getLastTransitionTime());
+  }
 }
