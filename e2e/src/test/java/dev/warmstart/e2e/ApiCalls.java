@@ -42,16 +42,24 @@ final class ApiCalls implements Interceptor {
   }
 
   @Override
-  public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder, HttpRequest request, RequestTags tags) {
-    permission(request.method(), request.uri().getRawPath(), request.uri().getRawQuery()).ifPresent(used::add);
+  public void before(
+      io.fabric8.kubernetes.client.http.BasicBuilder builder,
+      HttpRequest request,
+      RequestTags tags) {
+    permission(request.method(), request.uri().getRawPath(), request.uri().getRawQuery())
+        .ifPresent(used::add);
   }
 
   @Override
-  public void after(HttpRequest request, HttpResponse<?> response, AsyncBody.Consumer<List<ByteBuffer>> consumer) {
+  public void after(
+      HttpRequest request,
+      HttpResponse<?> response,
+      AsyncBody.Consumer<List<ByteBuffer>> consumer) {
     // A server-side apply that creates the object is authorized as create as well as patch.
     if (request.method().equals("PATCH") && response.code() == 201) {
       permission(request.method(), request.uri().getRawPath(), request.uri().getRawQuery())
-          .map(p -> new Permission("create", p.group(), p.resource())).ifPresent(used::add);
+          .map(p -> new Permission("create", p.group(), p.resource()))
+          .ifPresent(used::add);
     }
     if (response.code() == 401 || response.code() == 403) {
       refused.add(request.method() + " " + request.uri().getRawPath() + " -> " + response.code());
@@ -74,7 +82,9 @@ final class ApiCalls implements Interceptor {
     }
     // As the API server's RequestInfoFactory: namespaces/{ns}/{resource}... unless it is a
     // namespace's own subresource (namespaces/{name}/status or /finalize).
-    if (rest.size() >= 3 && rest.get(0).equals("namespaces") && !Set.of("status", "finalize").contains(rest.get(2))) {
+    if (rest.size() >= 3
+        && rest.get(0).equals("namespaces")
+        && !Set.of("status", "finalize").contains(rest.get(2))) {
       rest = rest.subList(2, rest.size());
     }
     String resource = rest.get(0);
@@ -82,16 +92,19 @@ final class ApiCalls implements Interceptor {
     if (rest.size() >= 3) {
       resource += "/" + rest.get(2);
     }
-    boolean watch = query != null && List.of(query.split("&")).stream()
-        .anyMatch(p -> p.equals("watch=true") || p.equals("watch=1"));
-    String verb = switch (method) {
-      case "GET" -> watch ? "watch" : named ? "get" : "list";
-      case "POST" -> "create";
-      case "PUT" -> "update";
-      case "PATCH" -> "patch";
-      case "DELETE" -> named ? "delete" : "deletecollection";
-      default -> method.toLowerCase(java.util.Locale.ROOT);
-    };
+    boolean watch =
+        query != null
+            && List.of(query.split("&")).stream()
+                .anyMatch(p -> p.equals("watch=true") || p.equals("watch=1"));
+    String verb =
+        switch (method) {
+          case "GET" -> watch ? "watch" : named ? "get" : "list";
+          case "POST" -> "create";
+          case "PUT" -> "update";
+          case "PATCH" -> "patch";
+          case "DELETE" -> named ? "delete" : "deletecollection";
+          default -> method.toLowerCase(java.util.Locale.ROOT);
+        };
     return Optional.of(new Permission(verb, group, resource));
   }
 }

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * The Argo CD health checks in argocd/ run by lua5.1 (Argo CD runs them in gopher-lua, which is
- * Lua 5.1) against the status fixtures and expectations of each kind's health_test.yaml, the
- * format Argo CD's own resource customizations use. lua5.1 comes from e2e/tools.sh.
+ * The Argo CD health checks in argocd/ run by lua5.1 (Argo CD runs them in gopher-lua, which is Lua
+ * 5.1) against the status fixtures and expectations of each kind's health_test.yaml, the format
+ * Argo CD's own resource customizations use. lua5.1 comes from e2e/tools.sh.
  */
 class ArgoCdHealthE2E {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -30,20 +30,28 @@ class ArgoCdHealthE2E {
     List<DynamicTest> tests = new ArrayList<>();
     List<Path> kinds;
     try (Stream<Path> files = Files.walk(Cluster.repoRoot().resolve("argocd"))) {
-      kinds = files.filter(p -> p.getFileName().toString().equals("health_test.yaml")).sorted().toList();
+      kinds =
+          files
+              .filter(p -> p.getFileName().toString().equals("health_test.yaml"))
+              .sorted()
+              .toList();
     }
     assertEquals(2, kinds.size(), "health checks for ImageCache and InferenceEndpoint: " + kinds);
     for (Path testFile : kinds) {
       Path dir = testFile.getParent();
       for (JsonNode test : YAML.readTree(testFile.toFile()).get("tests")) {
         String input = test.get("inputPath").asText();
-        tests.add(DynamicTest.dynamicTest(dir.getFileName() + " " + input, () -> {
-          JsonNode obj = YAML.readTree(dir.resolve(input).toFile());
-          List<String> got = runLua(dir.resolve("health.lua"), obj);
-          System.out.printf("e2e: %s/%s -> %s: %s%n", dir.getFileName(), input, got.get(0), got.get(1));
-          assertEquals(test.get("healthStatus").get("status").asText(), got.get(0));
-          assertEquals(test.get("healthStatus").get("message").asText(), got.get(1));
-        }));
+        tests.add(
+            DynamicTest.dynamicTest(
+                dir.getFileName() + " " + input,
+                () -> {
+                  JsonNode obj = YAML.readTree(dir.resolve(input).toFile());
+                  List<String> got = runLua(dir.resolve("health.lua"), obj);
+                  System.out.printf(
+                      "e2e: %s/%s -> %s: %s%n", dir.getFileName(), input, got.get(0), got.get(1));
+                  assertEquals(test.get("healthStatus").get("status").asText(), got.get(0));
+                  assertEquals(test.get("healthStatus").get("message").asText(), got.get(1));
+                }));
       }
     }
     return tests.stream();
@@ -55,16 +63,23 @@ class ArgoCdHealthE2E {
     Path argocd = Cluster.repoRoot().resolve("argocd");
     JsonNode data = YAML.readTree(argocd.resolve("argocd-cm-health.yaml").toFile()).get("data");
     for (String kind : List.of("ImageCache", "InferenceEndpoint")) {
-      assertEquals(Files.readString(argocd.resolve("warmstart.dev/" + kind + "/health.lua")),
-          data.get("resource.customizations.health.warmstart.dev_" + kind).asText(), kind);
+      assertEquals(
+          Files.readString(argocd.resolve("warmstart.dev/" + kind + "/health.lua")),
+          data.get("resource.customizations.health.warmstart.dev_" + kind).asText(),
+          kind);
     }
   }
 
   /** Status and message of {@code health.lua} with the global {@code obj}, as Argo CD calls it. */
   static List<String> runLua(Path script, JsonNode obj) throws Exception {
-    String program = "obj = " + lua(obj) + "\n"
-        + "local hs = dofile(" + quote(script.toString()) + ")\n"
-        + "io.write(hs.status, '\\n', hs.message or '', '\\n')\n";
+    String program =
+        "obj = "
+            + lua(obj)
+            + "\n"
+            + "local hs = dofile("
+            + quote(script.toString())
+            + ")\n"
+            + "io.write(hs.status, '\\n', hs.message or '', '\\n')\n";
     Process p = new ProcessBuilder("lua5.1", "-").redirectErrorStream(true).start();
     p.getOutputStream().write(program.getBytes(StandardCharsets.UTF_8));
     p.getOutputStream().close();

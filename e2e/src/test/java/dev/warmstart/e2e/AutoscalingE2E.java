@@ -57,18 +57,25 @@ class AutoscalingE2E {
     Cluster.applyCrds(client);
     client.namespaces().withName(NS).delete();
     client.namespaces().withName(NS).waitUntilCondition(n -> n == null, 60, TimeUnit.SECONDS);
-    client.resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    client
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
 
     fixture = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    fixture.createContext("/metrics", ex -> {
-      byte[] body = ("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"llm\"} "
-          + waiting.get() + ".0\n").getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      ex.sendResponseHeaders(200, body.length);
-      try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
-      }
-    });
+    fixture.createContext(
+        "/metrics",
+        ex -> {
+          byte[] body =
+              ("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"llm\"} "
+                      + waiting.get()
+                      + ".0\n")
+                  .getBytes(StandardCharsets.UTF_8);
+          ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+          }
+        });
     fixture.start();
     startPrometheus();
     operator = Cluster.startOperator();
@@ -80,26 +87,45 @@ class AutoscalingE2E {
     }
     tsdb = Files.createTempDirectory("autoscale-e2e-prometheus");
     Path config = tsdb.resolve("prometheus.yml");
-    Files.writeString(config, """
+    Files.writeString(
+        config,
+        """
         global: {scrape_interval: 1s, scrape_timeout: 900ms}
         scrape_configs:
           - job_name: autoscale-e2e
             static_configs: [{targets: ['127.0.0.1:%d']}]
-        """.formatted(fixture.getAddress().getPort()));
-    prometheus = new ProcessBuilder("prometheus", "--config.file=" + config, "--storage.tsdb.path=" + tsdb.resolve("data"),
-        "--web.listen-address=127.0.0.1:" + prometheusPort)
-        .redirectErrorStream(true).redirectOutput(tsdb.resolve("prometheus.log").toFile()).start();
+        """
+            .formatted(fixture.getAddress().getPort()));
+    prometheus =
+        new ProcessBuilder(
+                "prometheus",
+                "--config.file=" + config,
+                "--storage.tsdb.path=" + tsdb.resolve("data"),
+                "--web.listen-address=127.0.0.1:" + prometheusPort)
+            .redirectErrorStream(true)
+            .redirectOutput(tsdb.resolve("prometheus.log").toFile())
+            .start();
     HttpClient http = HttpClient.newHttpClient();
-    Cluster.await("Prometheus scraping the fixture", () -> {
-      try {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + prometheusPort
-            + "/api/v1/query?query=vllm:num_requests_waiting")).build(), HttpResponse.BodyHandlers.ofString()).body();
-      } catch (IOException e) {
-        return "";
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-    }, body -> body.contains("\"result\":[{"));
+    Cluster.await(
+        "Prometheus scraping the fixture",
+        () -> {
+          try {
+            return http.send(
+                    HttpRequest.newBuilder(
+                            URI.create(
+                                "http://127.0.0.1:"
+                                    + prometheusPort
+                                    + "/api/v1/query?query=vllm:num_requests_waiting"))
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .body();
+          } catch (IOException e) {
+            return "";
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        },
+        body -> body.contains("\"result\":[{"));
   }
 
   @AfterAll
@@ -127,43 +153,67 @@ class AutoscalingE2E {
   void followsTheQueueThroughPrometheusAndHoldsWhenPrometheusGoesAway() throws Exception {
     waiting.set(0);
     client.resource(newEndpoint()).create();
-    Cluster.await("the endpoint at its minimum", AutoscalingE2E::endpoint, e -> e != null && e.getStatus() != null
-        && Integer.valueOf(1).equals(e.getStatus().getReadyReplicas())
-        && condition(e, Autoscaler.SCALING_ACTIVE).map(Condition::isTrue).orElse(false));
+    Cluster.await(
+        "the endpoint at its minimum",
+        AutoscalingE2E::endpoint,
+        e ->
+            e != null
+                && e.getStatus() != null
+                && Integer.valueOf(1).equals(e.getStatus().getReadyReplicas())
+                && condition(e, Autoscaler.SCALING_ACTIVE).map(Condition::isTrue).orElse(false));
 
     // 12 requests waiting, 4 per replica: 3 replicas, created by the Deployment controller.
     waiting.set(12);
-    Cluster.await("3 replicas asked for", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 3);
-    InferenceEndpoint ie = Cluster.await("3 replicas ready", AutoscalingE2E::endpoint,
-        e -> Integer.valueOf(3).equals(e.getStatus().getReadyReplicas()));
+    Cluster.await(
+        "3 replicas asked for", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 3);
+    InferenceEndpoint ie =
+        Cluster.await(
+            "3 replicas ready",
+            AutoscalingE2E::endpoint,
+            e -> Integer.valueOf(3).equals(e.getStatus().getReadyReplicas()));
     assertEquals(3, ie.getStatus().getDesiredReplicas());
     assertEquals("12", ie.getStatus().getCurrentMetrics().get(0).getValue());
-    assertTrue(client.events().v1().events().inNamespace(NS).list().getItems().stream()
-        .anyMatch(e -> "Rescaled".equals(e.getReason()) && e.getNote().startsWith("New size: 3")));
+    assertTrue(
+        client.events().v1().events().inNamespace(NS).list().getItems().stream()
+            .anyMatch(
+                e -> "Rescaled".equals(e.getReason()) && e.getNote().startsWith("New size: 3")));
 
     // The queue drains: back down (the example has no scale-down window).
     waiting.set(2);
-    Cluster.await("scaled down to 1", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 1);
+    Cluster.await(
+        "scaled down to 1", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 1);
     waiting.set(20);
-    Cluster.await("5 replicas asked for", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 5);
+    Cluster.await(
+        "5 replicas asked for", AutoscalingE2E::deployment, d -> d.getSpec().getReplicas() == 5);
 
     // Prometheus goes away at peak: the endpoint keeps its 5 replicas and says why.
     prometheus.destroy();
     prometheus.waitFor(10, TimeUnit.SECONDS);
-    ie = Cluster.await("the outage reported", AutoscalingE2E::endpoint,
-        e -> condition(e, Autoscaler.SCALING_ACTIVE).map(c -> !c.isTrue()).orElse(false));
+    ie =
+        Cluster.await(
+            "the outage reported",
+            AutoscalingE2E::endpoint,
+            e -> condition(e, Autoscaler.SCALING_ACTIVE).map(c -> !c.isTrue()).orElse(false));
     Condition active = condition(ie, Autoscaler.SCALING_ACTIVE).orElseThrow();
     assertEquals("FailedPrometheusQuery", active.getReason());
     assertTrue(active.getMessage().contains("holding 5 replicas"), active.getMessage());
     Thread.sleep(3000);
     assertEquals(5, deployment().getSpec().getReplicas());
     assertEquals(5, servingPods().size());
-    System.out.println(Cluster.kubectl("get", "ie", NAME, "-n", NS, "-o",
-        "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}"));
+    System.out.println(
+        Cluster.kubectl(
+            "get",
+            "ie",
+            NAME,
+            "-n",
+            NS,
+            "-o",
+            "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}"));
   }
 
   private static InferenceEndpoint newEndpoint() {
-    String yaml = """
+    String yaml =
+        """
         apiVersion: warmstart.dev/v1alpha1
         kind: InferenceEndpoint
         metadata: {name: %s, namespace: %s}
@@ -183,13 +233,18 @@ class AutoscalingE2E {
                   target: {type: AverageValue, averageValue: "4"}
             behavior:
               scaleDown: {stabilizationWindowSeconds: 0}
-        """.formatted(NAME, NS, prometheusPort);
-    return client.getKubernetesSerialization().unmarshal(
-        new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), InferenceEndpoint.class);
+        """
+            .formatted(NAME, NS, prometheusPort);
+    return client
+        .getKubernetesSerialization()
+        .unmarshal(
+            new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)),
+            InferenceEndpoint.class);
   }
 
   private static java.util.Optional<Condition> condition(InferenceEndpoint e, String type) {
-    return e == null || e.getStatus() == null ? java.util.Optional.empty()
+    return e == null || e.getStatus() == null
+        ? java.util.Optional.empty()
         : Conditions.find(e.getStatus().getConditions(), type);
   }
 
@@ -202,7 +257,14 @@ class AutoscalingE2E {
   }
 
   private static List<Pod> servingPods() {
-    return client.pods().inNamespace(NS).withLabel(Labels.COMPONENT, Labels.COMPONENT_SERVER).list().getItems()
-        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    return client
+        .pods()
+        .inNamespace(NS)
+        .withLabel(Labels.COMPONENT, Labels.COMPONENT_SERVER)
+        .list()
+        .getItems()
+        .stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .toList();
   }
 }

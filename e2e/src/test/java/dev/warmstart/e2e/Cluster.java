@@ -25,18 +25,23 @@ final class Cluster {
 
   static KubernetesClient client() {
     if (System.getenv("KUBECONFIG") == null) {
-      throw new IllegalStateException("KUBECONFIG is not set: run the e2e suite through e2e/test.sh");
+      throw new IllegalStateException(
+          "KUBECONFIG is not set: run the e2e suite through e2e/test.sh");
     }
     return new KubernetesClientBuilder().build();
   }
 
   /**
-   * The KWOK GPU pool: GPU nodes but the real ones of {@code e2e/cluster.sh up --real-nodes}, which a taint keeps
-   * the fake pool's workloads off.
+   * The KWOK GPU pool: GPU nodes but the real ones of {@code e2e/cluster.sh up --real-nodes}, which
+   * a taint keeps the fake pool's workloads off.
    */
   static List<io.fabric8.kubernetes.api.model.Node> fakeGpuNodes(KubernetesClient client) {
-    return client.nodes().withLabel("nvidia.com/gpu.present", "true").withoutLabel("warmstart.dev/real-node")
-        .list().getItems();
+    return client
+        .nodes()
+        .withLabel("nvidia.com/gpu.present", "true")
+        .withoutLabel("warmstart.dev/real-node")
+        .list()
+        .getItems();
   }
 
   static Path repoRoot() {
@@ -49,12 +54,25 @@ final class Cluster {
         apply(client, crd);
       }
     }
-    for (HasMetadata crd : client.apiextensions().v1().customResourceDefinitions().list().getItems()) {
+    for (HasMetadata crd :
+        client.apiextensions().v1().customResourceDefinitions().list().getItems()) {
       if (crd.getMetadata().getName().endsWith(".warmstart.dev")) {
-        client.apiextensions().v1().customResourceDefinitions().resource(
-            (io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition) crd)
-            .waitUntilCondition(d -> d.getStatus() != null && d.getStatus().getConditions().stream()
-                .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus())), 30, TimeUnit.SECONDS);
+        client
+            .apiextensions()
+            .v1()
+            .customResourceDefinitions()
+            .resource(
+                (io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition) crd)
+            .waitUntilCondition(
+                d ->
+                    d.getStatus() != null
+                        && d.getStatus().getConditions().stream()
+                            .anyMatch(
+                                c ->
+                                    "Established".equals(c.getType())
+                                        && "True".equals(c.getStatus())),
+                30,
+                TimeUnit.SECONDS);
       }
     }
   }
@@ -73,13 +91,18 @@ final class Cluster {
   /** Server-side apply of YAML text, as {@code field manager}; returns what the server stored. */
   static List<HasMetadata> applyYaml(KubernetesClient client, String yaml, String fieldManager) {
     List<HasMetadata> applied = new ArrayList<>();
-    for (HasMetadata object : client.load(new java.io.ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))).items()) {
-      applied.add(client.resource(object).fieldManager(fieldManager).forceConflicts().serverSideApply());
+    for (HasMetadata object :
+        client
+            .load(new java.io.ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)))
+            .items()) {
+      applied.add(
+          client.resource(object).fieldManager(fieldManager).forceConflicts().serverSideApply());
     }
     return applied;
   }
 
-  static <T extends HasMetadata> void deleteAndWait(KubernetesClient client, Class<T> type, String ns, String name) {
+  static <T extends HasMetadata> void deleteAndWait(
+      KubernetesClient client, Class<T> type, String ns, String name) {
     var resource = client.resources(type).inNamespace(ns).withName(name);
     resource.delete();
     resource.waitUntilCondition(r -> r == null, 60, TimeUnit.SECONDS);
@@ -87,7 +110,8 @@ final class Cluster {
 
   /**
    * The chart's ServiceAccount as {@code namespace:name} (env WARMSTART_E2E_SERVICE_ACCOUNT, set by
-   * e2e/test.sh after it installs the chart), or empty to run the operator with the kubeconfig's own rights.
+   * e2e/test.sh after it installs the chart), or empty to run the operator with the kubeconfig's
+   * own rights.
    */
   static java.util.Optional<String[]> serviceAccount() {
     String sa = System.getenv("WARMSTART_E2E_SERVICE_ACCOUNT");
@@ -96,7 +120,8 @@ final class Cluster {
     }
     String[] parts = sa.split(":", 2);
     if (parts.length != 2) {
-      throw new IllegalStateException("WARMSTART_E2E_SERVICE_ACCOUNT must be namespace:name, was " + sa);
+      throw new IllegalStateException(
+          "WARMSTART_E2E_SERVICE_ACCOUNT must be namespace:name, was " + sa);
     }
     return java.util.Optional.of(parts);
   }
@@ -109,13 +134,17 @@ final class Cluster {
     return operatorClient(calls, serviceAccount());
   }
 
-  static KubernetesClient operatorClient(ApiCalls calls, java.util.Optional<String[]> serviceAccount) {
+  static KubernetesClient operatorClient(
+      ApiCalls calls, java.util.Optional<String[]> serviceAccount) {
     Config config = Config.autoConfigure(null);
-    serviceAccount.ifPresent(sa -> {
-      config.setImpersonateUsername("system:serviceaccount:" + sa[0] + ":" + sa[1]);
-      config.setImpersonateGroups("system:serviceaccounts", "system:serviceaccounts:" + sa[0], "system:authenticated");
-    });
-    return new KubernetesClientBuilder().withConfig(config)
+    serviceAccount.ifPresent(
+        sa -> {
+          config.setImpersonateUsername("system:serviceaccount:" + sa[0] + ":" + sa[1]);
+          config.setImpersonateGroups(
+              "system:serviceaccounts", "system:serviceaccounts:" + sa[0], "system:authenticated");
+        });
+    return new KubernetesClientBuilder()
+        .withConfig(config)
         .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("e2e-api-calls", calls))
         .build();
   }
@@ -132,28 +161,47 @@ final class Cluster {
     return startOperator(calls, serviceAccount(), List.of());
   }
 
-  /** As {@link #startOperator(ApiCalls)}, as the given ServiceAccount and with more operator arguments. */
-  static OperatorCommand.Running startOperator(ApiCalls calls, java.util.Optional<String[]> serviceAccount,
-      List<String> moreArgs) throws Exception {
+  /**
+   * As {@link #startOperator(ApiCalls)}, as the given ServiceAccount and with more operator
+   * arguments.
+   */
+  static OperatorCommand.Running startOperator(
+      ApiCalls calls, java.util.Optional<String[]> serviceAccount, List<String> moreArgs)
+      throws Exception {
     OperatorCommand command = new OperatorCommand();
-    List<String> args = new ArrayList<>(List.of("--http-port=0", "--helper-image=warmstart/warmstart:e2e",
-        // KWOK never runs the pods, so the gate URL only has to put the gate init container in them.
-        "--gate-url=http://127.0.0.1:8081", "--gate-port=0"));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--http-port=0",
+                "--helper-image=warmstart/warmstart:e2e",
+                // KWOK never runs the pods, so the gate URL only has to put the gate init container
+                // in them.
+                "--gate-url=http://127.0.0.1:8081",
+                "--gate-port=0"));
     args.addAll(moreArgs);
-    serviceAccount.ifPresent(sa -> {
-      args.add("--leader-election-namespace=" + sa[0]);
-      args.add("--identity=warmstart-e2e"); // one identity: each test's operator takes the Lease over at once
-      args.add("--no-exit-on-lost-leadership"); // stopping the operator ends its leadership: keep the test JVM
-    });
+    serviceAccount.ifPresent(
+        sa -> {
+          args.add("--leader-election-namespace=" + sa[0]);
+          args.add(
+              "--identity=warmstart-e2e"); // one identity: each test's operator takes the Lease
+          // over at once
+          args.add(
+              "--no-exit-on-lost-leadership"); // stopping the operator ends its leadership: keep
+          // the test JVM
+        });
     new CommandLine(command).parseArgs(args.toArray(String[]::new));
     OperatorCommand.Running running = command.start(operatorClient(calls, serviceAccount));
-    serviceAccount.ifPresent(sa -> {
-      // The controllers start once this instance leads; tests expect a working operator on return.
-      try (KubernetesClient admin = client()) {
-        await("operator holds the Lease", () -> admin.leases().inNamespace(sa[0]).withName("warmstart-operator").get(),
-            lease -> "warmstart-e2e".equals(lease.getSpec().getHolderIdentity()));
-      }
-    });
+    serviceAccount.ifPresent(
+        sa -> {
+          // The controllers start once this instance leads; tests expect a working operator on
+          // return.
+          try (KubernetesClient admin = client()) {
+            await(
+                "operator holds the Lease",
+                () -> admin.leases().inNamespace(sa[0]).withName("warmstart-operator").get(),
+                lease -> "warmstart-e2e".equals(lease.getSpec().getHolderIdentity()));
+          }
+        });
     return running;
   }
 
@@ -162,7 +210,8 @@ final class Cluster {
   }
 
   static String kubectl(String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(repoRoot().resolve("e2e/cluster.sh").toString(), "kubectl"));
+    List<String> command =
+        new ArrayList<>(List.of(repoRoot().resolve("e2e/cluster.sh").toString(), "kubectl"));
     command.addAll(List.of(args));
     return run(command.toArray(String[]::new));
   }

@@ -24,10 +24,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class GateE2E {
   private static final String NS = "gate-e2e";
+
   /** An image no other test or example caches, so only this test's cache pods hold it. */
   private static final String IMAGE = "warmstart-e2e/gate-test-server:1";
-  @RegisterExtension
-  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
+
+  @RegisterExtension static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
 
   @BeforeAll
@@ -35,7 +36,9 @@ class GateE2E {
     client = CLUSTER.client();
     client.namespaces().withName(NS).delete();
     client.namespaces().withName(NS).waitUntilCondition(n -> n == null, 60, TimeUnit.SECONDS);
-    client.resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    client
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
   }
 
   @AfterAll
@@ -45,8 +48,10 @@ class GateE2E {
 
   @Test
   void goesAlongsideThePrePullOfItsImage() throws Exception {
-    // The node's cache pod is still pulling the serving image for 20 s: the pod needs both the image and
-    // the model, so the download shares the link with the pull rather than wait for it (GatePolicy.IMAGE_PULLING).
+    // The node's cache pod is still pulling the serving image for 20 s: the pod needs both the
+    // image and
+    // the model, so the download shares the link with the pull rather than wait for it
+    // (GatePolicy.IMAGE_PULLING).
     cachePod("cache-gpu-0", "gpu-0", Map.of("pod-ready.stage.kwok.x-k8s.io/delay", "20s"));
     Pod replica = servingPod("replica-a", "gpu-0", Map.of());
 
@@ -57,18 +62,28 @@ class GateE2E {
     assertEquals(0, gate.exitCode(), out);
     assertTrue(out.contains("ImagePulling"), "it said why it went:\n" + out);
     assertTrue(seconds < 15, "it did not wait for the pull to end (" + seconds + " s):\n" + out);
-    System.out.printf("e2e: gate opened after %.1fs alongside the image's pre-pull%n%s", seconds, out);
+    System.out.printf(
+        "e2e: gate opened after %.1fs alongside the image's pre-pull%n%s", seconds, out);
   }
 
   @Test
   void waitsWhileAnotherTransferRunsOnTheNode() throws Exception {
     cachePod("cache-gpu-1", "gpu-1", Map.of());
     // Another replica on the same node is downloading its model for 5 s (KWOK's stages time it).
-    servingPod("replica-downloading", "gpu-1", Map.of("warmstart.dev/kwok-gate-seconds", "0",
-        "warmstart.dev/kwok-download-seconds", "5"));
-    Cluster.await("the other download running", () -> client.pods().inNamespace(NS).withName("replica-downloading").get(),
-        p -> p.getStatus().getInitContainerStatuses() != null && p.getStatus().getInitContainerStatuses().stream()
-            .anyMatch(c -> c.getName().equals("fetch-model") && c.getState().getRunning() != null));
+    servingPod(
+        "replica-downloading",
+        "gpu-1",
+        Map.of("warmstart.dev/kwok-gate-seconds", "0", "warmstart.dev/kwok-download-seconds", "5"));
+    Cluster.await(
+        "the other download running",
+        () -> client.pods().inNamespace(NS).withName("replica-downloading").get(),
+        p ->
+            p.getStatus().getInitContainerStatuses() != null
+                && p.getStatus().getInitContainerStatuses().stream()
+                    .anyMatch(
+                        c ->
+                            c.getName().equals("fetch-model")
+                                && c.getState().getRunning() != null));
     Pod replica = servingPod("replica-b", "gpu-1", Map.of());
 
     long start = System.nanoTime();
@@ -78,7 +93,8 @@ class GateE2E {
     assertEquals(0, gate.exitCode(), out);
     assertTrue(out.contains("TransferRunning"), "it waited for the other transfer:\n" + out);
     assertTrue(seconds >= 2, "it waited (" + seconds + " s):\n" + out);
-    System.out.printf("e2e: gate opened after %.1fs when the other download finished%n%s", seconds, out);
+    System.out.printf(
+        "e2e: gate opened after %.1fs when the other download finished%n%s", seconds, out);
   }
 
   @Test
@@ -90,7 +106,9 @@ class GateE2E {
     double seconds = (System.nanoTime() - start) / 1e9;
     assertEquals(0, gate.exitCode(), "the gate fails open:\n" + out);
     assertTrue(seconds >= 3 && seconds < 15, seconds + " s:\n" + out);
-    System.out.printf("e2e: gate proceeded after its 3s deadline with the operator down (%.1fs)%n%s", seconds, out);
+    System.out.printf(
+        "e2e: gate proceeded after its 3s deadline with the operator down (%.1fs)%n%s",
+        seconds, out);
   }
 
   private static String gateUrl() {
@@ -99,14 +117,35 @@ class GateE2E {
 
   /** A cache pod as the ImageCache DaemonSet makes them, bound to a node; KWOK marks it Running. */
   private static void cachePod(String name, String node, Map<String, String> annotations) {
-    client.resource(new PodBuilder()
-        .withNewMetadata().withName(name).withNamespace(NS).withAnnotations(annotations)
-          .withLabels(Map.of(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE, Labels.COMPONENT, Labels.COMPONENT_IMAGE_CACHE))
-        .endMetadata()
-        .withNewSpec().withNodeName(node).withAutomountServiceAccountToken(false)
-          .addNewToleration().withKey("nvidia.com/gpu").withOperator("Exists").endToleration()
-          .addNewContainer().withName("vllm").withImage(IMAGE).withCommand("/warmstart/bin/pause").endContainer()
-        .endSpec().build()).create();
+    client
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(NS)
+                .withAnnotations(annotations)
+                .withLabels(
+                    Map.of(
+                        Labels.MANAGED_BY,
+                        Labels.MANAGED_BY_VALUE,
+                        Labels.COMPONENT,
+                        Labels.COMPONENT_IMAGE_CACHE))
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .withAutomountServiceAccountToken(false)
+                .addNewToleration()
+                .withKey("nvidia.com/gpu")
+                .withOperator("Exists")
+                .endToleration()
+                .addNewContainer()
+                .withName("vllm")
+                .withImage(IMAGE)
+                .withCommand("/warmstart/bin/pause")
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
   }
 
   /** A serving pod as an InferenceEndpoint's Deployment makes them, bound to a node. */
@@ -115,34 +154,81 @@ class GateE2E {
     meta.put(Labels.IMAGE_CACHE_ENABLED, "true");
     // Keep KWOK's fake gate "running" so that only the real gate process decides for this pod.
     meta.putIfAbsent("warmstart.dev/kwok-gate-seconds", "3600");
-    return client.resource(new PodBuilder()
-        .withNewMetadata().withName(name).withNamespace(NS).withAnnotations(meta)
-          .withLabels(Map.of(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE, Labels.COMPONENT, Labels.COMPONENT_SERVER))
-        .endMetadata()
-        .withNewSpec().withNodeName(node).withAutomountServiceAccountToken(false)
-          .addNewToleration().withKey("nvidia.com/gpu").withOperator("Exists").endToleration()
-          .addNewInitContainer().withName("gate").withImage("warmstart/warmstart:e2e").endInitContainer()
-          .addNewInitContainer().withName("fetch-model").withImage("warmstart/warmstart:e2e").endInitContainer()
-          .addNewContainer().withName("server").withImage(IMAGE).endContainer()
-        .endSpec().build()).create();
+    return client
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(NS)
+                .withAnnotations(meta)
+                .withLabels(
+                    Map.of(
+                        Labels.MANAGED_BY,
+                        Labels.MANAGED_BY_VALUE,
+                        Labels.COMPONENT,
+                        Labels.COMPONENT_SERVER))
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .withAutomountServiceAccountToken(false)
+                .addNewToleration()
+                .withKey("nvidia.com/gpu")
+                .withOperator("Exists")
+                .endToleration()
+                .addNewInitContainer()
+                .withName("gate")
+                .withImage("warmstart/warmstart:e2e")
+                .endInitContainer()
+                .addNewInitContainer()
+                .withName("fetch-model")
+                .withImage("warmstart/warmstart:e2e")
+                .endInitContainer()
+                .addNewContainer()
+                .withName("server")
+                .withImage(IMAGE)
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
   }
 
   /** The gate helper in its own JVM, with the identity the downward API would give it. */
   private record Gate(Process process) {
     static Gate start(Pod pod, String url, String timeout) throws Exception {
-      ProcessBuilder pb = new ProcessBuilder(new File(System.getProperty("java.home"), "bin/java").getPath(),
-          "-Xmx32m", "-cp", System.getProperty("java.class.path"), "dev.warmstart.Main",
-          "gate", "--kind=model", "--url=" + url, "--timeout=" + timeout).redirectErrorStream(true);
-      pb.environment().putAll(Map.of("POD_NAMESPACE", NS, "POD_NAME", pod.getMetadata().getName(),
-          "POD_UID", pod.getMetadata().getUid(), "NODE_NAME", pod.getSpec().getNodeName()));
+      ProcessBuilder pb =
+          new ProcessBuilder(
+                  new File(System.getProperty("java.home"), "bin/java").getPath(),
+                  "-Xmx32m",
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  "dev.warmstart.Main",
+                  "gate",
+                  "--kind=model",
+                  "--url=" + url,
+                  "--timeout=" + timeout)
+              .redirectErrorStream(true);
+      pb.environment()
+          .putAll(
+              Map.of(
+                  "POD_NAMESPACE",
+                  NS,
+                  "POD_NAME",
+                  pod.getMetadata().getName(),
+                  "POD_UID",
+                  pod.getMetadata().getUid(),
+                  "NODE_NAME",
+                  pod.getSpec().getNodeName()));
       return new Gate(pb.start());
     }
 
     String await(int seconds) throws Exception {
       if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
         process.destroyForcibly();
-        throw new AssertionError("the gate did not finish within " + seconds + " s: "
-            + new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        throw new AssertionError(
+            "the gate did not finish within "
+                + seconds
+                + " s: "
+                + new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
       }
       return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }

@@ -30,24 +30,37 @@ class GitOpsDriftE2E {
    * Dashboard metrics that exist only after an event this test does not cause, with the Micrometer
    * meter (in the operator's sources or JOSDK's) that exports them. GateE2E causes the gate's.
    */
-  private static final java.util.Map<String, String> EVENT_ONLY = java.util.Map.ofEntries(
-      java.util.Map.entry("warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait"),
-      java.util.Map.entry("warmstart_gate_decisions_total", "warmstart.gate.decisions"),
-      java.util.Map.entry("operator_sdk_reconciliations_failed_total", "JOSDK MicrometerMetrics: a failed reconciliation"),
-      java.util.Map.entry("operator_sdk_controllers_execution_reconcile_failure_total",
-          "JOSDK MicrometerMetrics: a failed reconcile"),
-      // An endpoint with spec.autoscaling (AutoscalingE2E has one).
-      java.util.Map.entry("warmstart_autoscale_desired_replicas", "warmstart.autoscale.desired.replicas"),
-      java.util.Map.entry("warmstart_autoscale_decisions_total", "warmstart.autoscale.decisions"),
-      java.util.Map.entry("warmstart_autoscale_metric_reads_total", "warmstart.autoscale.metric.reads"),
-      java.util.Map.entry("warmstart_autoscale_metric_read_seconds_sum", "warmstart.autoscale.metric.read"),
-      java.util.Map.entry("warmstart_autoscale_metric_read_seconds_count", "warmstart.autoscale.metric.read"),
-      java.util.Map.entry("warmstart_autoscale_arriving_replicas", "warmstart.autoscale.arriving.replicas"),
-      // A serving pod placed by an endpoint with spec.warmPool (WarmPoolE2E has some).
-      java.util.Map.entry("warmstart_warm_pool_placements_total", "warmstart.warm.pool.placements"));
+  private static final java.util.Map<String, String> EVENT_ONLY =
+      java.util.Map.ofEntries(
+          java.util.Map.entry("warmstart_gate_wait_seconds_bucket", "warmstart.gate.wait"),
+          java.util.Map.entry("warmstart_gate_decisions_total", "warmstart.gate.decisions"),
+          java.util.Map.entry(
+              "operator_sdk_reconciliations_failed_total",
+              "JOSDK MicrometerMetrics: a failed reconciliation"),
+          java.util.Map.entry(
+              "operator_sdk_controllers_execution_reconcile_failure_total",
+              "JOSDK MicrometerMetrics: a failed reconcile"),
+          // An endpoint with spec.autoscaling (AutoscalingE2E has one).
+          java.util.Map.entry(
+              "warmstart_autoscale_desired_replicas", "warmstart.autoscale.desired.replicas"),
+          java.util.Map.entry(
+              "warmstart_autoscale_decisions_total", "warmstart.autoscale.decisions"),
+          java.util.Map.entry(
+              "warmstart_autoscale_metric_reads_total", "warmstart.autoscale.metric.reads"),
+          java.util.Map.entry(
+              "warmstart_autoscale_metric_read_seconds_sum", "warmstart.autoscale.metric.read"),
+          java.util.Map.entry(
+              "warmstart_autoscale_metric_read_seconds_count", "warmstart.autoscale.metric.read"),
+          java.util.Map.entry(
+              "warmstart_autoscale_arriving_replicas", "warmstart.autoscale.arriving.replicas"),
+          // A serving pod placed by an endpoint with spec.warmPool (WarmPoolE2E has some).
+          java.util.Map.entry(
+              "warmstart_warm_pool_placements_total", "warmstart.warm.pool.placements"));
+
   private static final String NS = "e2e-gitops";
   private static final String MANAGER = "argocd-controller";
-  private static final String MANIFEST = """
+  private static final String MANIFEST =
+      """
       apiVersion: v1
       kind: Namespace
       metadata: {name: e2e-gitops}
@@ -80,8 +93,7 @@ class GitOpsDriftE2E {
         model: {uri: s3://models/m/, path: /models/m}
         replicas: 1
       """;
-  @RegisterExtension
-  static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
+  @RegisterExtension static final OperatorOnCluster CLUSTER = new OperatorOnCluster();
   private static KubernetesClient client;
 
   @BeforeAll
@@ -102,69 +114,118 @@ class GitOpsDriftE2E {
     Cluster.deleteAndWait(client, ImageCache.class, NS, "gitops");
     Cluster.applyYaml(client, MANIFEST, MANAGER);
 
-    ImageCache cache = Cluster.await("cache reconciled", () -> client.resources(ImageCache.class).inNamespace(NS)
-        .withName("gitops").get(), c -> c.getStatus() != null && Conditions.isTrue(c.getStatus().getConditions(), "Ready"));
-    InferenceEndpoint ie = Cluster.await("endpoint ready with a cold start recorded", () -> client
-        .resources(InferenceEndpoint.class).inNamespace(NS).withName("gitops").get(), e -> e.getStatus() != null
-        && Conditions.isTrue(e.getStatus().getConditions(), "Ready") && e.getStatus().getColdStart() != null);
+    ImageCache cache =
+        Cluster.await(
+            "cache reconciled",
+            () -> client.resources(ImageCache.class).inNamespace(NS).withName("gitops").get(),
+            c ->
+                c.getStatus() != null && Conditions.isTrue(c.getStatus().getConditions(), "Ready"));
+    InferenceEndpoint ie =
+        Cluster.await(
+            "endpoint ready with a cold start recorded",
+            () ->
+                client.resources(InferenceEndpoint.class).inNamespace(NS).withName("gitops").get(),
+            e ->
+                e.getStatus() != null
+                    && Conditions.isTrue(e.getStatus().getConditions(), "Ready")
+                    && e.getStatus().getColdStart() != null);
 
     for (HasMetadata live : List.of(cache, ie)) {
       String id = live.getKind() + " " + live.getMetadata().getName();
-      assertEquals(1L, live.getMetadata().getGeneration(), id + ": nobody but the applier changed the spec");
+      assertEquals(
+          1L, live.getMetadata().getGeneration(), id + ": nobody but the applier changed the spec");
       for (ManagedFieldsEntry entry : live.getMetadata().getManagedFields()) {
-        assertTrue(MANAGER.equals(entry.getManager()) || "status".equals(entry.getSubresource()),
-            id + ": fields owned by " + entry.getManager() + " outside status: " + entry.getFieldsV1());
+        assertTrue(
+            MANAGER.equals(entry.getManager()) || "status".equals(entry.getSubresource()),
+            id
+                + ": fields owned by "
+                + entry.getManager()
+                + " outside status: "
+                + entry.getFieldsV1());
       }
     }
     // Argo CD's health checks read the live status as Healthy.
     for (HasMetadata live : List.of(cache, ie)) {
       var json = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(live);
-      List<String> health = ArgoCdHealthE2E.runLua(Cluster.repoRoot().resolve(
-          "argocd/warmstart.dev/" + live.getKind() + "/health.lua"), json);
+      List<String> health =
+          ArgoCdHealthE2E.runLua(
+              Cluster.repoRoot().resolve("argocd/warmstart.dev/" + live.getKind() + "/health.lua"),
+              json);
       assertEquals("Healthy", health.get(0), live.getKind() + " health: " + health);
       System.out.println("e2e: Argo CD health of the live " + live.getKind() + ": " + health);
     }
-    // Argo CD's server-side diff: a dry-run apply of the manifest changes nothing on the live objects.
+    // Argo CD's server-side diff: a dry-run apply of the manifest changes nothing on the live
+    // objects.
     Path manifest = Files.createTempFile("gitops", ".yaml");
     Files.writeString(manifest, MANIFEST);
-    String diff = Cluster.kubectl("diff", "--server-side", "--field-manager=" + MANAGER, "--force-conflicts",
-        "-f", manifest.toString());
+    String diff =
+        Cluster.kubectl(
+            "diff",
+            "--server-side",
+            "--field-manager=" + MANAGER,
+            "--force-conflicts",
+            "-f",
+            manifest.toString());
     assertEquals("", diff.strip(), "kubectl diff shows drift");
-    System.out.println("e2e: kubectl diff --server-side: no drift after reconciliation; managers outside status: "
-        + MANAGER + " only");
+    System.out.println(
+        "e2e: kubectl diff --server-side: no drift after reconciliation; managers outside status: "
+            + MANAGER
+            + " only");
   }
 
-  /** The Grafana dashboard queries metrics this operator exports (scraped after the reconciliation above). */
+  /**
+   * The Grafana dashboard queries metrics this operator exports (scraped after the reconciliation
+   * above).
+   */
   @Test
   @org.junit.jupiter.api.Order(2)
   void dashboardQueriesExportedMetrics() throws Exception {
     var http = java.net.http.HttpClient.newHttpClient();
-    String scrape = http.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create("http://127.0.0.1:" + CLUSTER.operator().http().port() + "/metrics")).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-    java.util.Set<String> exported = scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank())
-        .map(l -> l.split("[{ ]", 2)[0]).collect(java.util.stream.Collectors.toSet());
-    String dashboard = Files.readString(Cluster.repoRoot().resolve("charts/warmstart/dashboards/warmstart.json"));
+    String scrape =
+        http.send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:" + CLUSTER.operator().http().port() + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    java.util.Set<String> exported =
+        scrape
+            .lines()
+            .filter(l -> !l.startsWith("#") && !l.isBlank())
+            .map(l -> l.split("[{ ]", 2)[0])
+            .collect(java.util.stream.Collectors.toSet());
+    String dashboard =
+        Files.readString(Cluster.repoRoot().resolve("charts/warmstart/dashboards/warmstart.json"));
     java.util.Set<String> queried = new java.util.TreeSet<>();
-    var m = java.util.regex.Pattern.compile("\\b(warmstart_[a-z_]+|operator_sdk_[a-z_]+)\\b").matcher(dashboard);
+    var m =
+        java.util.regex.Pattern.compile("\\b(warmstart_[a-z_]+|operator_sdk_[a-z_]+)\\b")
+            .matcher(dashboard);
     while (m.find()) {
       queried.add(m.group(1));
     }
     assertTrue(queried.size() >= 10, "the dashboard queries the operator's metrics: " + queried);
     String sources;
     try (var files = Files.walk(Cluster.repoRoot().resolve("operator/src/main/java"))) {
-      sources = files.filter(Files::isRegularFile).map(f -> {
-        try {
-          return Files.readString(f);
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      }).collect(java.util.stream.Collectors.joining("\n"));
+      sources =
+          files
+              .filter(Files::isRegularFile)
+              .map(
+                  f -> {
+                    try {
+                      return Files.readString(f);
+                    } catch (java.io.IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                  })
+              .collect(java.util.stream.Collectors.joining("\n"));
     }
     for (String metric : queried) {
       if (EVENT_ONLY.containsKey(metric)) {
         String meter = EVENT_ONLY.get(metric);
-        assertTrue(meter.startsWith("JOSDK") || sources.contains('"' + meter + '"'), metric + ": no meter " + meter);
+        assertTrue(
+            meter.startsWith("JOSDK") || sources.contains('"' + meter + '"'),
+            metric + ": no meter " + meter);
       } else {
         assertTrue(exported.contains(metric), metric + " is not in /metrics: " + exported);
       }

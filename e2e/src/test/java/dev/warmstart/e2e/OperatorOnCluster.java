@@ -7,10 +7,11 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * For one test class: a client of the local cluster, the CRDs applied, and the operator running out of
- * cluster (as the chart's ServiceAccount when the suite runs that way). Register it with
- * {@code @RegisterExtension static final OperatorOnCluster CLUSTER = new OperatorOnCluster();}; it starts
- * before the class's {@code @BeforeAll} methods and stops after its {@code @AfterAll} methods.
+ * For one test class: a client of the local cluster, the CRDs applied, and the operator running out
+ * of cluster (as the chart's ServiceAccount when the suite runs that way). Register it with
+ * {@code @RegisterExtension static final OperatorOnCluster CLUSTER = new OperatorOnCluster();}; it
+ * starts before the class's {@code @BeforeAll} methods and stops after its {@code @AfterAll}
+ * methods.
  */
 final class OperatorOnCluster implements BeforeAllCallback, AfterAllCallback {
   private KubernetesClient client;

@@ -16,8 +16,8 @@ import java.util.Optional;
 /**
  * The replicas on their way, which the recommender counts as capacity: warm (sent to a node of the
  * warm pool) or cold, each kind with when its first one should be ready: its creation plus the
- * median start of that kind in the endpoint's recent cold starts. For the scale-up event, the log and
- * warmstart_autoscale_arriving_replicas.
+ * median start of that kind in the endpoint's recent cold starts. For the scale-up event, the log
+ * and warmstart_autoscale_arriving_replicas.
  */
 record Arrivals(int warm, int cold, Optional<Instant> warmReadyAt, Optional<Instant> coldReadyAt) {
   static final Arrivals NONE = new Arrivals(0, 0, Optional.empty(), Optional.empty());
@@ -30,14 +30,24 @@ record Arrivals(int warm, int cold, Optional<Instant> warmReadyAt, Optional<Inst
     Optional<Instant> warmReady = Optional.empty();
     Optional<Instant> coldReady = Optional.empty();
     for (Pod pod : starting) {
-      Instant created = pod.getMetadata().getCreationTimestamp() == null ? null
-          : Instant.parse(pod.getMetadata().getCreationTimestamp());
+      Instant created =
+          pod.getMetadata().getCreationTimestamp() == null
+              ? null
+              : Instant.parse(pod.getMetadata().getCreationTimestamp());
       if (sentWarm(pod)) {
         warm++;
-        warmReady = earliest(warmReady, warmStart.flatMap(d -> created == null ? Optional.empty() : Optional.of(created.plus(d))));
+        warmReady =
+            earliest(
+                warmReady,
+                warmStart.flatMap(
+                    d -> created == null ? Optional.empty() : Optional.of(created.plus(d))));
       } else {
         cold++;
-        coldReady = earliest(coldReady, coldStart.flatMap(d -> created == null ? Optional.empty() : Optional.of(created.plus(d))));
+        coldReady =
+            earliest(
+                coldReady,
+                coldStart.flatMap(
+                    d -> created == null ? Optional.empty() : Optional.of(created.plus(d))));
       }
     }
     return new Arrivals(warm, cold, warmReady, coldReady);
@@ -59,8 +69,13 @@ record Arrivals(int warm, int cold, Optional<Instant> warmReadyAt, Optional<Inst
   }
 
   private static String eta(Optional<Instant> at, Instant now) {
-    return at.map(t -> Duration.between(now, t)).map(d -> d.isNegative() ? " (due now)"
-        : " (ready in ~" + Durations.format(d.withNanos(0)) + ")").orElse("");
+    return at.map(t -> Duration.between(now, t))
+        .map(
+            d ->
+                d.isNegative()
+                    ? " (due now)"
+                    : " (ready in ~" + Durations.format(d.withNanos(0)) + ")")
+        .orElse("");
   }
 
   /** The operator sent it to a warm node (see the warm placement): its start should be short. */
@@ -75,9 +90,14 @@ record Arrivals(int warm, int cold, Optional<Instant> warmReadyAt, Optional<Inst
     if (history == null) {
       return Optional.empty();
     }
-    List<Duration> totals = history.getRecent().stream()
-        .filter(p -> placement == null || placement.equals(p.getPlacement()))
-        .map(Phases::getTotal).filter(t -> t != null).map(Durations::parse).sorted().toList();
+    List<Duration> totals =
+        history.getRecent().stream()
+            .filter(p -> placement == null || placement.equals(p.getPlacement()))
+            .map(Phases::getTotal)
+            .filter(t -> t != null)
+            .map(Durations::parse)
+            .sorted()
+            .toList();
     return totals.isEmpty() ? Optional.empty() : Optional.of(totals.get((totals.size() - 1) / 2));
   }
 

@@ -27,48 +27,64 @@ public class AutoscaleMetrics {
 
   public void decision(String namespace, String endpoint, String outcome, int desiredReplicas) {
     Counter.builder("warmstart.autoscale.decisions")
-        .description("Autoscaling decisions by outcome: up, down, none (within tolerance or stabilized), held (metrics failed)")
+        .description(
+            "Autoscaling decisions by outcome: up, down, none (within tolerance or stabilized), held (metrics failed)")
         .tags("namespace", namespace, "endpoint", endpoint, "outcome", outcome)
-        .register(registry).increment();
-    desired.computeIfAbsent(namespace + "/" + endpoint, k -> {
-      AtomicInteger value = new AtomicInteger();
-      Gauge.builder("warmstart.autoscale.desired.replicas", value, AtomicInteger::get)
-          .description("Replicas the autoscaler last asked for")
-          .tags("namespace", namespace, "endpoint", endpoint)
-          .register(registry);
-      return value;
-    }).set(desiredReplicas);
+        .register(registry)
+        .increment();
+    desired
+        .computeIfAbsent(
+            namespace + "/" + endpoint,
+            k -> {
+              AtomicInteger value = new AtomicInteger();
+              Gauge.builder("warmstart.autoscale.desired.replicas", value, AtomicInteger::get)
+                  .description("Replicas the autoscaler last asked for")
+                  .tags("namespace", namespace, "endpoint", endpoint)
+                  .register(registry);
+              return value;
+            })
+        .set(desiredReplicas);
   }
 
-  /** warmstart_autoscale_arriving_replicas{placement=warm|cold}: the replicas on their way, counted as capacity. */
+  /**
+   * warmstart_autoscale_arriving_replicas{placement=warm|cold}: the replicas on their way, counted
+   * as capacity.
+   */
   void arriving(String namespace, String endpoint, Arrivals arrivals) {
     gauge(arriving, namespace, endpoint, "warm").set(arrivals.warm());
     gauge(arriving, namespace, endpoint, "cold").set(arrivals.cold());
   }
 
-  private AtomicInteger gauge(Map<String, AtomicInteger> values, String namespace, String endpoint, String placement) {
-    return values.computeIfAbsent(namespace + "/" + endpoint + "/" + placement, k -> {
-      AtomicInteger value = new AtomicInteger();
-      Gauge.builder("warmstart.autoscale.arriving.replicas", value, AtomicInteger::get)
-          .description("Replicas on their way (not ready yet) that the autoscaler counts as capacity, by whether the "
-              + "operator sent them to a warm node")
-          .tags("namespace", namespace, "endpoint", endpoint, "placement", placement)
-          .register(registry);
-      return value;
-    });
+  private AtomicInteger gauge(
+      Map<String, AtomicInteger> values, String namespace, String endpoint, String placement) {
+    return values.computeIfAbsent(
+        namespace + "/" + endpoint + "/" + placement,
+        k -> {
+          AtomicInteger value = new AtomicInteger();
+          Gauge.builder("warmstart.autoscale.arriving.replicas", value, AtomicInteger::get)
+              .description(
+                  "Replicas on their way (not ready yet) that the autoscaler counts as capacity, by whether the "
+                      + "operator sent them to a warm node")
+              .tags("namespace", namespace, "endpoint", endpoint, "placement", placement)
+              .register(registry);
+          return value;
+        });
   }
 
   void outcome(String namespace, String endpoint, String source, String outcome) {
     Counter.builder("warmstart.autoscale.metric.reads")
-        .description("Metric reads (one per pod scrape or Prometheus query) by outcome: ok or the failure reason")
+        .description(
+            "Metric reads (one per pod scrape or Prometheus query) by outcome: ok or the failure reason")
         .tags("namespace", namespace, "endpoint", endpoint, "source", source, "outcome", outcome)
-        .register(registry).increment();
+        .register(registry)
+        .increment();
   }
 
   void read(String namespace, String endpoint, String source, long nanos) {
     Timer.builder("warmstart.autoscale.metric.read")
         .description("Time to scrape a pod or run a Prometheus query")
         .tags("source", source)
-        .register(registry).record(Duration.ofNanos(nanos));
+        .register(registry)
+        .record(Duration.ofNanos(nanos));
   }
 }

@@ -18,21 +18,41 @@ import java.util.Set;
  * choice). Only the samples are returned; exemplars, HELP and UNIT are checked and dropped.
  */
 public final class Exposition {
-  /** One line of a metric family: its full name (with _total, _bucket... suffixes), labels and value. */
+  /**
+   * One line of a metric family: its full name (with _total, _bucket... suffixes), labels and
+   * value.
+   */
   public record Sample(String name, Map<String, String> labels, double value) {}
 
-  public enum Format { PROMETHEUS_TEXT, OPENMETRICS }
+  public enum Format {
+    PROMETHEUS_TEXT,
+    OPENMETRICS
+  }
 
-  private static final Set<String> TEXT_TYPES = Set.of("counter", "gauge", "histogram", "summary", "untyped");
+  private static final Set<String> TEXT_TYPES =
+      Set.of("counter", "gauge", "histogram", "summary", "untyped");
   private static final Set<String> OM_TYPES =
-      Set.of("counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown");
+      Set.of(
+          "counter",
+          "gauge",
+          "histogram",
+          "gaugehistogram",
+          "stateset",
+          "info",
+          "summary",
+          "unknown");
 
   private Exposition() {}
 
-  /** The format a Content-Type header announces; Prometheus text when absent or unknown, as Prometheus does. */
+  /**
+   * The format a Content-Type header announces; Prometheus text when absent or unknown, as
+   * Prometheus does.
+   */
   public static Format formatOf(String contentType) {
-    return contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/openmetrics-text")
-        ? Format.OPENMETRICS : Format.PROMETHEUS_TEXT;
+    return contentType != null
+            && contentType.toLowerCase(Locale.ROOT).startsWith("application/openmetrics-text")
+        ? Format.OPENMETRICS
+        : Format.PROMETHEUS_TEXT;
   }
 
   public static List<Sample> parse(String body, Format format) {
@@ -54,8 +74,13 @@ public final class Exposition {
     private final String body;
     private final boolean om;
     private final List<Sample> samples = new ArrayList<>();
-    /** Families whose TYPE or samples were seen and that another family has followed (OpenMetrics forbids interleaving). */
+
+    /**
+     * Families whose TYPE or samples were seen and that another family has followed (OpenMetrics
+     * forbids interleaving).
+     */
     private final Set<String> closed = new HashSet<>();
+
     private final Map<String, String> types = new HashMap<>();
     private final Set<String> helps = new HashSet<>();
     private final Set<String> units = new HashSet<>();
@@ -190,7 +215,10 @@ public final class Exposition {
       }
     }
 
-    /** Marks {@code family} as the one being read; OpenMetrics families must not come back once left. */
+    /**
+     * Marks {@code family} as the one being read; OpenMetrics families must not come back once
+     * left.
+     */
     private void enterFamily(String family) {
       if (family.equals(currentFamily)) {
         return;
@@ -242,12 +270,18 @@ public final class Exposition {
       samples.add(new Sample(name, Map.copyOf(labels), value));
     }
 
-    /** The family a sample belongs to: the name of its TYPE line when a suffix (_total, _bucket...) names it. */
+    /**
+     * The family a sample belongs to: the name of its TYPE line when a suffix (_total, _bucket...)
+     * names it.
+     */
     private String family(String name) {
       if (types.containsKey(name) || name.equals(currentFamily) && !om) {
         return name;
       }
-      for (String suffix : new String[] {"_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"}) {
+      for (String suffix :
+          new String[] {
+            "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"
+          }) {
         if (name.endsWith(suffix)) {
           String base = name.substring(0, name.length() - suffix.length());
           if (types.containsKey(base)) {
@@ -261,14 +295,15 @@ public final class Exposition {
     private void checkOpenMetricsSuffix(String name, String family) {
       String type = types.getOrDefault(family, "unknown");
       String suffix = name.substring(family.length());
-      boolean ok = switch (type) {
-        case "counter" -> suffix.equals("_total") || suffix.equals("_created");
-        case "histogram" -> List.of("_bucket", "_count", "_sum", "_created").contains(suffix);
-        case "gaugehistogram" -> List.of("_bucket", "_gcount", "_gsum").contains(suffix);
-        case "summary" -> List.of("", "_count", "_sum", "_created").contains(suffix);
-        case "info" -> suffix.equals("_info");
-        default -> suffix.isEmpty();
-      };
+      boolean ok =
+          switch (type) {
+            case "counter" -> suffix.equals("_total") || suffix.equals("_created");
+            case "histogram" -> List.of("_bucket", "_count", "_sum", "_created").contains(suffix);
+            case "gaugehistogram" -> List.of("_bucket", "_gcount", "_gsum").contains(suffix);
+            case "summary" -> List.of("", "_count", "_sum", "_created").contains(suffix);
+            case "info" -> suffix.equals("_info");
+            default -> suffix.isEmpty();
+          };
       if (!ok) {
         throw fail("sample " + name + " does not fit its " + type + " family " + family);
       }
@@ -396,13 +431,17 @@ public final class Exposition {
         default:
           break;
       }
-      if (!om && (text.equalsIgnoreCase("nan") || text.equalsIgnoreCase("inf") || text.equalsIgnoreCase("+inf"))) {
+      if (!om
+          && (text.equalsIgnoreCase("nan")
+              || text.equalsIgnoreCase("inf")
+              || text.equalsIgnoreCase("+inf"))) {
         return text.toLowerCase(Locale.ROOT).equals("nan") ? Double.NaN : Double.POSITIVE_INFINITY;
       }
       if (!om && text.equalsIgnoreCase("-inf")) {
         return Double.NEGATIVE_INFINITY;
       }
-      // Java would accept hex floats, "1d" or "Infinity": allow only the decimal forms both formats define.
+      // Java would accept hex floats, "1d" or "Infinity": allow only the decimal forms both formats
+      // define.
       if (!text.matches("[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?")) {
         throw fail("invalid value '" + text + "'");
       }
@@ -410,10 +449,13 @@ public final class Exposition {
     }
 
     private void timestamp(String text) {
-      boolean ok = om ? text.matches("[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?")
-          : text.matches("-?[0-9]{1,19}");
+      boolean ok =
+          om
+              ? text.matches("[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?")
+              : text.matches("-?[0-9]{1,19}");
       if (!ok) {
-        throw fail("invalid timestamp '" + text + "'" + (om ? "" : " (milliseconds as an integer)"));
+        throw fail(
+            "invalid timestamp '" + text + "'" + (om ? "" : " (milliseconds as an integer)"));
       }
     }
 
@@ -455,11 +497,18 @@ public final class Exposition {
     }
 
     private static boolean nameChar(char c, boolean first) {
-      return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || !first && c >= '0' && c <= '9';
+      return c >= 'a' && c <= 'z'
+          || c >= 'A' && c <= 'Z'
+          || c == '_'
+          || c == ':'
+          || !first && c >= '0' && c <= '9';
     }
 
     private static boolean labelChar(char c, boolean first) {
-      return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || !first && c >= '0' && c <= '9';
+      return c >= 'a' && c <= 'z'
+          || c >= 'A' && c <= 'Z'
+          || c == '_'
+          || !first && c >= '0' && c <= '9';
     }
   }
 }

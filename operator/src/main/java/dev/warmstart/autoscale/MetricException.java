@@ -1,8 +1,9 @@
 package dev.warmstart.autoscale;
 
 /**
- * A metric that could not be read, with a reason for the ScalingActive condition (FailedGetPodsMetric,
- * FailedPrometheusQuery, ...) and a message that tells the user what was wrong.
+ * A metric that could not be read, with a reason for the ScalingActive condition
+ * (FailedGetPodsMetric, FailedPrometheusQuery, ...) and a message that tells the user what was
+ * wrong.
  */
 public class MetricException extends Exception {
   private final String reason;

@@ -25,8 +25,12 @@ public final class PrometheusResponse {
       throw new MetricException(FAILED, "the answer is not a JSON object");
     }
     if (!"success".equals(root.path("status").asText())) {
-      throw new MetricException(FAILED, "Prometheus says " + root.path("errorType").asText("error") + ": "
-          + root.path("error").asText("(no message)"));
+      throw new MetricException(
+          FAILED,
+          "Prometheus says "
+              + root.path("errorType").asText("error")
+              + ": "
+              + root.path("error").asText("(no message)"));
     }
     JsonNode data = root.path("data");
     String type = data.path("resultType").asText();
@@ -41,14 +45,21 @@ public final class PrometheusResponse {
           throw new MetricException("EmptyQueryResult", "the query returned no series");
         }
         if (result.size() > 1) {
-          throw new MetricException("AmbiguousQueryResult", "the query returned " + result.size()
-              + " series; aggregate it (for example sum(...)) so that it returns one");
+          throw new MetricException(
+              "AmbiguousQueryResult",
+              "the query returned "
+                  + result.size()
+                  + " series; aggregate it (for example sum(...)) so that it returns one");
         }
         value = result.get(0).path("value");
       }
       case "scalar" -> value = result;
-      default -> throw new MetricException(FAILED, "the query returned a " + (type.isEmpty() ? "missing" : type)
-          + " result; an instant vector of one element or a scalar is needed");
+      default ->
+          throw new MetricException(
+              FAILED,
+              "the query returned a "
+                  + (type.isEmpty() ? "missing" : type)
+                  + " result; an instant vector of one element or a scalar is needed");
     }
     if (!value.isArray() || value.size() != 2 || !value.get(1).isTextual()) {
       throw new MetricException(FAILED, "malformed sample " + value);
@@ -56,12 +67,13 @@ public final class PrometheusResponse {
     String text = value.get(1).asText();
     double v;
     try {
-      v = switch (text) {
-        case "NaN" -> Double.NaN;
-        case "+Inf", "Inf" -> Double.POSITIVE_INFINITY;
-        case "-Inf" -> Double.NEGATIVE_INFINITY;
-        default -> Double.parseDouble(text);
-      };
+      v =
+          switch (text) {
+            case "NaN" -> Double.NaN;
+            case "+Inf", "Inf" -> Double.POSITIVE_INFINITY;
+            case "-Inf" -> Double.NEGATIVE_INFINITY;
+            default -> Double.parseDouble(text);
+          };
     } catch (NumberFormatException e) {
       throw new MetricException(FAILED, "the value '" + text + "' is not a number");
     }

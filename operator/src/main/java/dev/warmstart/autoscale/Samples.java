@@ -24,11 +24,17 @@ public final class Samples {
       }
     }
     if (matches == 0) {
-      throw new MetricException("MetricMissing", "no series " + name + describe(matchLabels) + " in the exposition");
+      throw new MetricException(
+          "MetricMissing", "no series " + name + describe(matchLabels) + " in the exposition");
     }
     if (matches > 1) {
-      throw new MetricException("AmbiguousMetric", matches + " series " + name + describe(matchLabels)
-          + " in the exposition; add matchLabels to select one");
+      throw new MetricException(
+          "AmbiguousMetric",
+          matches
+              + " series "
+              + name
+              + describe(matchLabels)
+              + " in the exposition; add matchLabels to select one");
     }
     if (!Double.isFinite(found.value())) {
       throw new MetricException("InvalidMetricValue", name + " is " + found.value());

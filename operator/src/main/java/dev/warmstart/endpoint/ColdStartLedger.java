@@ -21,21 +21,30 @@ import org.slf4j.LoggerFactory;
  * cold starts: the ledger remembers which it announced.
  */
 final class ColdStartLedger {
-  /** Cold starts remembered per endpoint, newest kept: far more than can happen between two status reads. */
+  /**
+   * Cold starts remembered per endpoint, newest kept: far more than can happen between two status
+   * reads.
+   */
   static final int REMEMBERED = 1_000;
+
   private static final Logger log = LoggerFactory.getLogger(ColdStartLedger.class);
 
   private final EventRecorder events;
   private final ColdStartMetrics metrics;
+
   /** Per endpoint, the cold starts announced (pod@readyAt). */
-  private final ResourceMemory<Set<String>> announced = new ResourceMemory<>(ColdStartLedger::bounded);
+  private final ResourceMemory<Set<String>> announced =
+      new ResourceMemory<>(ColdStartLedger::bounded);
 
   ColdStartLedger(EventRecorder events, ColdStartMetrics metrics) {
     this.events = events;
     this.metrics = metrics;
   }
 
-  /** The endpoint's cold-start record with the cold starts of {@code pods} not in it yet; announces the new ones. */
+  /**
+   * The endpoint's cold-start record with the cold starts of {@code pods} not in it yet; announces
+   * the new ones.
+   */
   ColdStart account(InferenceEndpoint ie, List<Pod> pods) {
     ColdStart previous = ie.getStatus() == null ? null : ie.getStatus().getColdStart();
     List<ColdStarts.Measured> fresh = ColdStarts.newSince(previous, pods);
@@ -45,7 +54,10 @@ final class ColdStartLedger {
         continue;
       }
       metrics.record(ie.getMetadata().getNamespace(), ie.getMetadata().getName(), coldStart);
-      log.info("InferenceEndpoint {}/{}: cold start of {}", ie.getMetadata().getNamespace(), ie.getMetadata().getName(),
+      log.info(
+          "InferenceEndpoint {}/{}: cold start of {}",
+          ie.getMetadata().getNamespace(),
+          ie.getMetadata().getName(),
           coldStart.summary());
       events.normal(ie, "ColdStart", "Start", coldStart.summary());
     }
@@ -58,11 +70,13 @@ final class ColdStartLedger {
   }
 
   private static Set<String> bounded() {
-    return Collections.newSetFromMap(Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, false) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-        return size() > REMEMBERED;
-      }
-    }));
+    return Collections.newSetFromMap(
+        Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, false) {
+              @Override
+              protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                return size() > REMEMBERED;
+              }
+            }));
   }
 }

@@ -20,18 +20,25 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 
 /**
- * Asks a server that is not ready for its health path, as the kubelet's readiness probe does, once it has run
- * for {@link #AFTER}. The kubelet keeps its probes' answers to itself (events only), and it goes on probing for
- * the whole 30-minute startup budget: a server answering 404 there will never pass (spec.healthPath names a
- * path it does not serve), which only its answer tells apart from a model still loading (no answer, or 503).
+ * Asks a server that is not ready for its health path, as the kubelet's readiness probe does, once
+ * it has run for {@link #AFTER}. The kubelet keeps its probes' answers to itself (events only), and
+ * it goes on probing for the whole 30-minute startup budget: a server answering 404 there will
+ * never pass (spec.healthPath names a path it does not serve), which only its answer tells apart
+ * from a model still loading (no answer, or 503).
  */
 public class HealthChecks {
   /** Servers that run this long without being ready are asked; a quick start never is. */
   static final Duration AFTER = Duration.ofSeconds(10);
-  /** How often a reconciliation looks again while a server is starting: nothing else happens meanwhile. */
+
+  /**
+   * How often a reconciliation looks again while a server is starting: nothing else happens
+   * meanwhile.
+   */
   static final Duration RECHECK = Duration.ofSeconds(10);
+
   /** Deadline of one question, as the kubelet's probe's default timeout. */
   public static final Duration TIMEOUT = Duration.ofSeconds(1);
+
   /** At most this many pods of an endpoint are asked per reconciliation. */
   static final int MAX_PODS = 3;
 
@@ -48,29 +55,53 @@ public class HealthChecks {
 
   public HealthChecks(Duration timeout) {
     this.timeout = timeout;
-    this.http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(timeout)
-        .followRedirects(HttpClient.Redirect.NEVER) // as the kubelet's probe: a redirect elsewhere is a failure
-        .executor(Executors.newCachedThreadPool(r -> {
-          Thread t = new Thread(r, "health-check");
-          t.setDaemon(true);
-          return t;
-        }))
-        .build();
+    this.http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(timeout)
+            .followRedirects(
+                HttpClient.Redirect
+                    .NEVER) // as the kubelet's probe: a redirect elsewhere is a failure
+            .executor(
+                Executors.newCachedThreadPool(
+                    r -> {
+                      Thread t = new Thread(r, "health-check");
+                      t.setDaemon(true);
+                      return t;
+                    }))
+            .build();
   }
 
-  /** GET spec.healthPath on the servers that have been starting too long, in parallel; the answers by pod name. */
+  /**
+   * GET spec.healthPath on the servers that have been starting too long, in parallel; the answers
+   * by pod name.
+   */
   public Map<String, Answer> check(InferenceEndpoint ie, List<Pod> pods, Instant now) {
     String path = ie.getSpec().getHealthPath() == null ? "/health" : ie.getSpec().getHealthPath();
     Map<String, CompletableFuture<Answer>> asked = new LinkedHashMap<>();
     for (Pod pod : startingLong(pods, now)) {
       String ip = pod.getStatus().getPodIP();
-      URI uri = URI.create("http://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + EndpointModel.port(ie) + path);
-      asked.put(pod.getMetadata().getName(), http.sendAsync(HttpRequest.newBuilder(uri).timeout(timeout).GET()
-              .header("User-Agent", "warmstart-health-check").build(), HttpResponse.BodyHandlers.discarding())
-          .handle((response, error) -> error == null ? new Answer(response.statusCode(), null)
-              : new Answer(null, error.getClass().getSimpleName())));
+      URI uri =
+          URI.create(
+              "http://"
+                  + (ip.contains(":") ? "[" + ip + "]" : ip)
+                  + ":"
+                  + EndpointModel.port(ie)
+                  + path);
+      asked.put(
+          pod.getMetadata().getName(),
+          http.sendAsync(
+                  HttpRequest.newBuilder(uri)
+                      .timeout(timeout)
+                      .GET()
+                      .header("User-Agent", "warmstart-health-check")
+                      .build(),
+                  HttpResponse.BodyHandlers.discarding())
+              .handle(
+                  (response, error) ->
+                      error == null
+                          ? new Answer(response.statusCode(), null)
+                          : new Answer(null, error.getClass().getSimpleName())));
     }
     Map<String, Answer> answers = new LinkedHashMap<>();
     asked.forEach((pod, answer) -> answers.put(pod, answer.join()));
@@ -80,8 +111,12 @@ public class HealthChecks {
   /** Serving pods whose server runs, is not ready, and started {@link #AFTER} ago or more. */
   static List<Pod> startingLong(List<Pod> pods, Instant now) {
     return pods.stream()
-        .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null
-            && p.getStatus().getPodIP() != null && !p.getStatus().getPodIP().isBlank())
+        .filter(
+            p ->
+                p.getMetadata().getDeletionTimestamp() == null
+                    && p.getStatus() != null
+                    && p.getStatus().getPodIP() != null
+                    && !p.getStatus().getPodIP().isBlank())
         .filter(p -> startedAt(p).map(t -> !t.plus(AFTER).isAfter(now)).orElse(false))
         .sorted(Comparator.comparing(p -> p.getMetadata().getName()))
         .limit(MAX_PODS)
@@ -90,7 +125,8 @@ public class HealthChecks {
 
   /** Whether a server runs without being ready yet: then only time brings news. */
   static boolean anyStarting(List<Pod> pods) {
-    return pods.stream().anyMatch(p -> p.getMetadata().getDeletionTimestamp() == null && startedAt(p).isPresent());
+    return pods.stream()
+        .anyMatch(p -> p.getMetadata().getDeletionTimestamp() == null && startedAt(p).isPresent());
   }
 
   /** When the server's container started, if it runs and is not ready. */

@@ -2,8 +2,8 @@ package dev.warmstart.endpoint;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
-import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.api.v1alpha1.InferenceEndpointStatus;
+import dev.warmstart.api.v1alpha1.InferenceEndpointStatus.ColdStart;
 import dev.warmstart.autoscale.Autoscaler;
 import dev.warmstart.events.EventRecorder;
 import dev.warmstart.kube.HelperSettings;
@@ -47,15 +47,28 @@ import java.util.function.Predicate;
  * informer of every endpoint by what one endpoint's spec says.
  */
 @ControllerConfiguration(name = InferenceEndpointReconciler.NAME)
-@Workflow(explicitInvocation = true, handleExceptionsInReconciler = true, dependents = {
-    @Dependent(name = EndpointDependents.SERVING_DEPLOYMENT, type = EndpointDependents.ServingDeployment.class),
-    @Dependent(name = EndpointDependents.SERVICE, type = EndpointDependents.ServingService.class),
-    @Dependent(name = EndpointDependents.IMAGE_CACHE, type = EndpointDependents.ServingImageCache.class,
-        reconcilePrecondition = EndpointDependents.ImageCacheEnabled.class),
-    @Dependent(name = EndpointDependents.PRIORITY_CLASS, type = PlaceholderPriorityClass.class,
-        reconcilePrecondition = EndpointDependents.WarmPoolWanted.class),
-    @Dependent(name = EndpointDependents.WARM_POOL, type = EndpointDependents.WarmPoolDeployment.class,
-        reconcilePrecondition = EndpointDependents.WarmPoolWanted.class, dependsOn = EndpointDependents.PRIORITY_CLASS)})
+@Workflow(
+    explicitInvocation = true,
+    handleExceptionsInReconciler = true,
+    dependents = {
+      @Dependent(
+          name = EndpointDependents.SERVING_DEPLOYMENT,
+          type = EndpointDependents.ServingDeployment.class),
+      @Dependent(name = EndpointDependents.SERVICE, type = EndpointDependents.ServingService.class),
+      @Dependent(
+          name = EndpointDependents.IMAGE_CACHE,
+          type = EndpointDependents.ServingImageCache.class,
+          reconcilePrecondition = EndpointDependents.ImageCacheEnabled.class),
+      @Dependent(
+          name = EndpointDependents.PRIORITY_CLASS,
+          type = PlaceholderPriorityClass.class,
+          reconcilePrecondition = EndpointDependents.WarmPoolWanted.class),
+      @Dependent(
+          name = EndpointDependents.WARM_POOL,
+          type = EndpointDependents.WarmPoolDeployment.class,
+          reconcilePrecondition = EndpointDependents.WarmPoolWanted.class,
+          dependsOn = EndpointDependents.PRIORITY_CLASS)
+    })
 public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint> {
   public static final String NAME = "inferenceendpoint";
 
@@ -68,11 +81,17 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   private final Transitions transitions;
 
   /**
-   * {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's count;
-   * {@code healthChecks} may be null: servers slow to start are then not asked why.
+   * {@code autoscaler} may be null: endpoints with spec.autoscaling then keep the Deployment's
+   * count; {@code healthChecks} may be null: servers slow to start are then not asked why.
    */
-  public InferenceEndpointReconciler(HelperSettings helpers, EventRecorder events, ColdStartMetrics metrics, Clock clock,
-      Autoscaler autoscaler, Duration warmPlacementTimeout, HealthChecks healthChecks) {
+  public InferenceEndpointReconciler(
+      HelperSettings helpers,
+      EventRecorder events,
+      ColdStartMetrics metrics,
+      Clock clock,
+      Autoscaler autoscaler,
+      Duration warmPlacementTimeout,
+      HealthChecks healthChecks) {
     this.inputs = new EndpointDependents.Inputs(helpers, clock);
     this.clock = clock;
     this.autoscaler = autoscaler;
@@ -84,14 +103,27 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
 
   /** The pods; the dependents' informers come from the workflow. */
   @Override
-  public List<EventSource<?, InferenceEndpoint>> prepareEventSources(EventSourceContext<InferenceEndpoint> context) {
-    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, InferenceEndpoint.class)
-        .withName("endpoint-pods")
-        .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + "," + Labels.COMPONENT + " in ("
-            + Labels.COMPONENT_SERVER + "," + Labels.COMPONENT_WARM_POOL + ")")
-        .withNamespacesInheritedFromController()
-        .withSecondaryToPrimaryMapper(InferenceEndpointReconciler::endpointOfPod)
-        .build(), context));
+  public List<EventSource<?, InferenceEndpoint>> prepareEventSources(
+      EventSourceContext<InferenceEndpoint> context) {
+    return List.of(
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Pod.class, InferenceEndpoint.class)
+                .withName("endpoint-pods")
+                .withLabelSelector(
+                    Labels.MANAGED_BY
+                        + "="
+                        + Labels.MANAGED_BY_VALUE
+                        + ","
+                        + Labels.COMPONENT
+                        + " in ("
+                        + Labels.COMPONENT_SERVER
+                        + ","
+                        + Labels.COMPONENT_WARM_POOL
+                        + ")")
+                .withNamespacesInheritedFromController()
+                .withSecondaryToPrimaryMapper(InferenceEndpointReconciler::endpointOfPod)
+                .build(),
+            context));
   }
 
   static Set<ResourceID> endpointOfPod(Pod pod) {
@@ -101,21 +133,37 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   }
 
   @Override
-  public UpdateControl<InferenceEndpoint> reconcile(InferenceEndpoint ie, Context<InferenceEndpoint> context)
-      throws Exception {
+  public UpdateControl<InferenceEndpoint> reconcile(
+      InferenceEndpoint ie, Context<InferenceEndpoint> context) throws Exception {
     forgetDeleted(context);
     Pods pods = Pods.of(context.getSecondaryResources(Pod.class));
     Autoscaler.Outcome scaling = autoscale(ie, pods.serving(), context);
     Applied applied = apply(ie, context);
     // Also without a warm pool (any more): pods created while it was on must not stay gated.
-    Optional<Instant> stuckCheck = warmPlacer.place(ie, pods.serving(), pods.placeholders(), context.getClient());
+    Optional<Instant> stuckCheck =
+        warmPlacer.place(ie, pods.serving(), pods.placeholders(), context.getClient());
     ColdStart coldStart = coldStarts.account(ie, pods.serving());
-    EndpointObservation seen = new EndpointObservation(ie, applied.deployment(), pods.serving(), pods.placeholders(),
-        applied.imageCache(), missingCredentials(ie, context), coldStart, askStartingServers(ie, pods.serving()),
-        scaling, autoscaler != null, applied.priorityClassProblem());
+    EndpointObservation seen =
+        new EndpointObservation(
+            ie,
+            applied.deployment(),
+            pods.serving(),
+            pods.placeholders(),
+            applied.imageCache(),
+            missingCredentials(ie, context),
+            coldStart,
+            askStartingServers(ie, pods.serving()),
+            scaling,
+            autoscaler != null,
+            applied.priorityClassProblem());
     InferenceEndpointStatus status = EndpointStatus.compute(seen, clock.instant());
-    transitions.announce(ie, ie.getStatus() == null ? null : ie.getStatus().getConditions(), status.getConditions(),
-        "Serve", "Ready", ready -> ready.getMessage() + " at " + status.getUrl());
+    transitions.announce(
+        ie,
+        ie.getStatus() == null ? null : ie.getStatus().getConditions(),
+        status.getConditions(),
+        "Serve",
+        "Ready",
+        ready -> ready.getMessage() + " at " + status.getUrl());
     return reschedule(StatusPatch.ifChanged(ie, status, InferenceEndpoint::new), seen, stuckCheck);
   }
 
@@ -125,17 +173,23 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       List<Pod> serving = new ArrayList<>();
       List<Pod> placeholders = new ArrayList<>();
       for (Pod pod : all) {
-        boolean isPlaceholder = Labels.COMPONENT_WARM_POOL.equals(pod.getMetadata().getLabels().get(Labels.COMPONENT));
+        boolean isPlaceholder =
+            Labels.COMPONENT_WARM_POOL.equals(pod.getMetadata().getLabels().get(Labels.COMPONENT));
         (isPlaceholder ? placeholders : serving).add(pod);
       }
       return new Pods(serving, placeholders);
     }
   }
 
-  /** What the workflow left: the serving Deployment and ImageCache as applied, and a PriorityClass problem. */
+  /**
+   * What the workflow left: the serving Deployment and ImageCache as applied, and a PriorityClass
+   * problem.
+   */
   record Applied(Deployment deployment, ImageCache imageCache, String priorityClassProblem) {}
 
-  /** Deleted endpoints leave no memory behind (no finalizer: the operator may not patch endpoints). */
+  /**
+   * Deleted endpoints leave no memory behind (no finalizer: the operator may not patch endpoints).
+   */
   private void forgetDeleted(Context<InferenceEndpoint> context) {
     Predicate<ResourceID> exists = id -> context.getPrimaryCache().get(id).isPresent();
     warmPlacer.retainOnly(exists);
@@ -146,10 +200,12 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
   }
 
   /**
-   * Before the Deployment is applied: the first round claims spec.replicas for the autoscaler's field
-   * manager, so the apply without replicas that follows cannot reset the count. Null without a round.
+   * Before the Deployment is applied: the first round claims spec.replicas for the autoscaler's
+   * field manager, so the apply without replicas that follows cannot reset the count. Null without
+   * a round.
    */
-  private Autoscaler.Outcome autoscale(InferenceEndpoint ie, List<Pod> pods, Context<InferenceEndpoint> context) {
+  private Autoscaler.Outcome autoscale(
+      InferenceEndpoint ie, List<Pod> pods, Context<InferenceEndpoint> context) {
     if (autoscaler == null) {
       return null;
     }
@@ -157,15 +213,18 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       autoscaler.forget(ie);
       return null;
     }
-    Deployment existing = context.getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
-        .orElse(null);
-    return existing == null || existing.getSpec() == null ? null
+    Deployment existing =
+        context
+            .getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
+            .orElse(null);
+    return existing == null || existing.getSpec() == null
+        ? null
         : autoscaler.run(ie, existing, pods, EndpointModel.port(ie));
   }
 
   /**
-   * Runs the workflow. A PriorityClass the operator may not create is a condition (the warm pool waits
-   * for it); any other failure is thrown as it came, for JOSDK to retry.
+   * Runs the workflow. A PriorityClass the operator may not create is a condition (the warm pool
+   * waits for it); any other failure is thrown as it came, for JOSDK to retry.
    */
   private Applied apply(InferenceEndpoint ie, Context<InferenceEndpoint> context) throws Exception {
     EndpointDependents.provide(context, inputs);
@@ -177,49 +236,71 @@ public class InferenceEndpointReconciler implements Reconciler<InferenceEndpoint
       }
       priorityClassProblem = e.getMessage();
     }
-    Deployment deployment = context.getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
-        .orElse(null);
-    ImageCache cache = ie.getSpec().imageCacheEnabled() ? context.getSecondaryResource(ImageCache.class).orElse(null)
-        : null;
+    Deployment deployment =
+        context
+            .getSecondaryResource(Deployment.class, EndpointDependents.SERVING_DEPLOYMENT)
+            .orElse(null);
+    ImageCache cache =
+        ie.getSpec().imageCacheEnabled()
+            ? context.getSecondaryResource(ImageCache.class).orElse(null)
+            : null;
     return new Applied(deployment, cache, priorityClassProblem);
   }
 
-  private static String missingCredentials(InferenceEndpoint ie, Context<InferenceEndpoint> context) {
+  private static String missingCredentials(
+      InferenceEndpoint ie, Context<InferenceEndpoint> context) {
     var model = ie.getSpec().getModel();
     if (model == null || model.getCredentialsSecret() == null) {
       return null;
     }
-    List<String> missing = MissingSecrets.among(context.getClient(), ie.getMetadata().getNamespace(),
-        List.of(model.getCredentialsSecret()));
+    List<String> missing =
+        MissingSecrets.among(
+            context.getClient(),
+            ie.getMetadata().getNamespace(),
+            List.of(model.getCredentialsSecret()));
     return missing.isEmpty() ? null : missing.get(0);
   }
 
-  /** A server starting for long is asked for its health path: whether it is still loading or will never pass. */
-  private Map<String, HealthChecks.Answer> askStartingServers(InferenceEndpoint ie, List<Pod> pods) {
+  /**
+   * A server starting for long is asked for its health path: whether it is still loading or will
+   * never pass.
+   */
+  private Map<String, HealthChecks.Answer> askStartingServers(
+      InferenceEndpoint ie, List<Pod> pods) {
     return healthChecks == null ? Map.of() : healthChecks.check(ie, pods, clock.instant());
   }
 
   /** The soonest of the reasons to look again before an event comes. */
-  private UpdateControl<InferenceEndpoint> reschedule(UpdateControl<InferenceEndpoint> control,
-      EndpointObservation seen, Optional<Instant> stuckCheck) {
+  private UpdateControl<InferenceEndpoint> reschedule(
+      UpdateControl<InferenceEndpoint> control,
+      EndpointObservation seen,
+      Optional<Instant> stuckCheck) {
     List<Duration> after = new ArrayList<>();
     if (seen.missingCredentials() != null) {
       after.add(MissingSecrets.RECHECK);
     }
-    stuckCheck.ifPresent(stuck -> {
-      // A pod on its way to a warm node: look again when it would count as stuck.
-      Duration untilStuck = Duration.between(clock.instant(), stuck).plusSeconds(1);
-      after.add(untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck);
-    });
+    stuckCheck.ifPresent(
+        stuck -> {
+          // A pod on its way to a warm node: look again when it would count as stuck.
+          Duration untilStuck = Duration.between(clock.instant(), stuck).plusSeconds(1);
+          after.add(untilStuck.isNegative() ? Duration.ofSeconds(1) : untilStuck);
+        });
     if (healthChecks != null && HealthChecks.anyStarting(seen.pods())) {
-      // A server between its start and its first passed probe: the kubelet reports nothing until it passes.
+      // A server between its start and its first passed probe: the kubelet reports nothing until it
+      // passes.
       after.add(HealthChecks.RECHECK);
     }
     var autoscaling = seen.endpoint().getSpec().getAutoscaling();
     if (autoscaling != null && autoscaler != null) {
       // The autoscaler's clock: another round after pollInterval, whatever else happens.
-      after.add(seen.scaling() != null ? seen.scaling().pollInterval() : Autoscaler.pollInterval(autoscaling));
+      after.add(
+          seen.scaling() != null
+              ? seen.scaling().pollInterval()
+              : Autoscaler.pollInterval(autoscaling));
     }
-    return after.stream().min(Comparator.naturalOrder()).map(control::rescheduleAfter).orElse(control);
+    return after.stream()
+        .min(Comparator.naturalOrder())
+        .map(control::rescheduleAfter)
+        .orElse(control);
   }
 }

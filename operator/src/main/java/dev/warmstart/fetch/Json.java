@@ -8,8 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * start's path, where nothing should come before its first request that does not have to.
  */
 public final class Json {
-    public static final ObjectMapper MAPPER = new ObjectMapper();
+  public static final ObjectMapper MAPPER = new ObjectMapper();
 
-    private Json() {
-    }
+  private Json() {}
 }

@@ -29,20 +29,26 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code gate}: the init container that holds a pod's bulk transfer (the model download of a
- * serving pod, the image pre-pull of an ImageCache pod) until the operator's transfer gate says
- * go. It fails open: it exits 0 when the gate says go, when its deadline passes, when the operator
+ * serving pod, the image pre-pull of an ImageCache pod) until the operator's transfer gate says go.
+ * It fails open: it exits 0 when the gate says go, when its deadline passes, when the operator
  * stays unreachable until then, and when the operator refuses the request. It never fails the pod.
  */
-@Command(name = HelperContract.COMMAND_GATE, mixinStandardHelpOptions = true,
-    description = "Wait until the operator's transfer gate lets this pod start its model download or image pre-pull;"
-        + " proceed anyway after --timeout, or when the operator is unreachable or refuses. Always exits 0.")
+@Command(
+    name = HelperContract.COMMAND_GATE,
+    mixinStandardHelpOptions = true,
+    description =
+        "Wait until the operator's transfer gate lets this pod start its model download or image pre-pull;"
+            + " proceed anyway after --timeout, or when the operator is unreachable or refuses. Always exits 0.")
 public final class GateCommand implements Callable<Integer> {
   static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+
   /** Below the operator's own limit (25 s) and common proxies' idle timeouts (30 s and more). */
   static final Duration DEFAULT_POLL = Duration.ofSeconds(25);
+
   static final Duration MIN_BACKOFF = Duration.ofSeconds(1);
   static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+
   /**
    * How much longer than the requested poll the operator may take to answer before the request
    * counts as lost: it holds a pod it does not know yet for a few seconds (its informer may lag).
@@ -50,48 +56,68 @@ public final class GateCommand implements Callable<Integer> {
   private static final Duration ANSWER_SLACK = Duration.ofSeconds(10);
 
   /**
-   * Made on first use, not when the class initializes: picocli instantiates every subcommand on each
-   * start, and fetch-model, whose start-up is on every cold start's path, has no use for this one.
+   * Made on first use, not when the class initializes: picocli instantiates every subcommand on
+   * each start, and fetch-model, whose start-up is on every cold start's path, has no use for this
+   * one.
    */
   private static final class Json {
     static final ObjectMapper MAPPER = new ObjectMapper();
   }
 
-  @Spec
-  CommandSpec spec;
+  @Spec CommandSpec spec;
 
-  @Option(names = HelperContract.GATE_OPTION_URL, defaultValue = "${env:WARMSTART_GATE_URL}",
-      description = "The operator's transfer gate, e.g. http://warmstart-gate.warmstart.svc:8081"
-          + " (env WARMSTART_GATE_URL).")
+  @Option(
+      names = HelperContract.GATE_OPTION_URL,
+      defaultValue = "${env:WARMSTART_GATE_URL}",
+      description =
+          "The operator's transfer gate, e.g. http://warmstart-gate.warmstart.svc:8081"
+              + " (env WARMSTART_GATE_URL).")
   String url;
 
-  @Option(names = HelperContract.GATE_OPTION_KIND, defaultValue = "${env:WARMSTART_GATE_KIND}",
-      description = "What this pod is about to start: model (a model download) or prepull (an image pre-pull)"
-          + " (env WARMSTART_GATE_KIND).")
+  @Option(
+      names = HelperContract.GATE_OPTION_KIND,
+      defaultValue = "${env:WARMSTART_GATE_KIND}",
+      description =
+          "What this pod is about to start: model (a model download) or prepull (an image pre-pull)"
+              + " (env WARMSTART_GATE_KIND).")
   String kind;
 
-  @Option(names = HelperContract.GATE_OPTION_TIMEOUT, defaultValue = "${env:WARMSTART_GATE_TIMEOUT:-10m}",
-      description = "Proceed after this long at the latest, counted from the start, e.g. 10m"
-          + " (env WARMSTART_GATE_TIMEOUT; default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = HelperContract.GATE_OPTION_TIMEOUT,
+      defaultValue = "${env:WARMSTART_GATE_TIMEOUT:-10m}",
+      description =
+          "Proceed after this long at the latest, counted from the start, e.g. 10m"
+              + " (env WARMSTART_GATE_TIMEOUT; default: ${DEFAULT-VALUE}).")
   String timeout;
 
-  @Option(names = "--namespace", defaultValue = "${env:" + HelperContract.ENV_POD_NAMESPACE + "}",
+  @Option(
+      names = "--namespace",
+      defaultValue = "${env:" + HelperContract.ENV_POD_NAMESPACE + "}",
       description = "This pod's namespace (env POD_NAMESPACE).")
   String namespace;
 
-  @Option(names = "--pod", defaultValue = "${env:" + HelperContract.ENV_POD_NAME + "}",
+  @Option(
+      names = "--pod",
+      defaultValue = "${env:" + HelperContract.ENV_POD_NAME + "}",
       description = "This pod's name (env POD_NAME).")
   String pod;
 
-  @Option(names = "--uid", defaultValue = "${env:" + HelperContract.ENV_POD_UID + "}",
+  @Option(
+      names = "--uid",
+      defaultValue = "${env:" + HelperContract.ENV_POD_UID + "}",
       description = "This pod's UID (env POD_UID).")
   String uid;
 
-  @Option(names = "--node", defaultValue = "${env:" + HelperContract.ENV_NODE_NAME + "}",
+  @Option(
+      names = "--node",
+      defaultValue = "${env:" + HelperContract.ENV_NODE_NAME + "}",
       description = "The node this pod runs on (env NODE_NAME).")
   String node;
 
-  @Option(names = "--poll", defaultValue = "25s", hidden = true,
+  @Option(
+      names = "--poll",
+      defaultValue = "25s",
+      hidden = true,
       description = "Longest single request (default: ${DEFAULT-VALUE}).")
   String poll;
 
@@ -127,8 +153,11 @@ public final class GateCommand implements Callable<Integer> {
     required.put("--pod (POD_NAME)", pod);
     required.put("--uid (POD_UID)", uid);
     required.put("--node (NODE_NAME)", node);
-    String missing = required.entrySet().stream().filter(e -> e.getValue() == null || e.getValue().isBlank())
-        .map(Map.Entry::getKey).collect(Collectors.joining(", "));
+    String missing =
+        required.entrySet().stream()
+            .filter(e -> e.getValue() == null || e.getValue().isBlank())
+            .map(Map.Entry::getKey)
+            .collect(Collectors.joining(", "));
     if (!missing.isEmpty()) {
       say("gate: missing %s; proceeding without waiting", missing);
       return 0;
@@ -139,18 +168,37 @@ public final class GateCommand implements Callable<Integer> {
     }
     String who = gateKind.description() + " of " + namespace + "/" + pod + " on node " + node;
     long deadline = start + limit.toNanos();
-    HttpClient client = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(CONNECT_TIMEOUT)
-        .build();
-    String base = url.replaceAll("/+$", "") + HelperContract.GATE_PATH
-        + "?" + HelperContract.GATE_QUERY_NAMESPACE + "=" + encode(namespace)
-        + "&" + HelperContract.GATE_QUERY_POD + "=" + encode(pod)
-        + "&" + HelperContract.GATE_QUERY_UID + "=" + encode(uid)
-        + "&" + HelperContract.GATE_QUERY_NODE + "=" + encode(node)
-        + "&" + HelperContract.GATE_QUERY_KIND + "=" + gateKind.wireName();
+    HttpClient client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(CONNECT_TIMEOUT)
+            .build();
+    String base =
+        url.replaceAll("/+$", "")
+            + HelperContract.GATE_PATH
+            + "?"
+            + HelperContract.GATE_QUERY_NAMESPACE
+            + "="
+            + encode(namespace)
+            + "&"
+            + HelperContract.GATE_QUERY_POD
+            + "="
+            + encode(pod)
+            + "&"
+            + HelperContract.GATE_QUERY_UID
+            + "="
+            + encode(uid)
+            + "&"
+            + HelperContract.GATE_QUERY_NODE
+            + "="
+            + encode(node)
+            + "&"
+            + HelperContract.GATE_QUERY_KIND
+            + "="
+            + gateKind.wireName();
     String state = null;
-    // A quick first look tells at once why the pod waits; the long polls that follow end on a change.
+    // A quick first look tells at once why the pod waits; the long polls that follow end on a
+    // change.
     boolean quick = true;
     Duration backoff = MIN_BACKOFF;
     while (true) {
@@ -159,25 +207,35 @@ public final class GateCommand implements Callable<Integer> {
         say("gate timed out after %s, proceeding with the %s", limitText, gateKind.description());
         return 0;
       }
-      Duration wait = quick ? Duration.ZERO : Duration.ofNanos(Math.min(remaining, pollLimit.toNanos()));
+      Duration wait =
+          quick ? Duration.ZERO : Duration.ofNanos(Math.min(remaining, pollLimit.toNanos()));
       String newState;
       try {
-        URI uri = URI.create(base + "&" + HelperContract.GATE_QUERY_WAIT + "=" + wait.toMillis() + "ms");
-        HttpResponse<String> response = ask(client, uri, wait.plus(ANSWER_SLACK),
-            Duration.ofNanos(remaining).plusSeconds(1));
+        URI uri =
+            URI.create(base + "&" + HelperContract.GATE_QUERY_WAIT + "=" + wait.toMillis() + "ms");
+        HttpResponse<String> response =
+            ask(client, uri, wait.plus(ANSWER_SLACK), Duration.ofNanos(remaining).plusSeconds(1));
         int code = response.statusCode();
         JsonNode body = parse(response.body());
         String reason = body.path("reason").asText("");
         String message = body.path("message").asText("");
         if (code == 200 && "go".equals(body.path("decision").asText())) {
-          say("gate open after %s for the %s: %s (%s)", Durations.format(Duration.ofNanos(System.nanoTime() - start)),
-              gateKind.description(), reason, message);
+          say(
+              "gate open after %s for the %s: %s (%s)",
+              Durations.format(Duration.ofNanos(System.nanoTime() - start)),
+              gateKind.description(),
+              reason,
+              message);
           return 0;
         }
         if (code == 200 && "wait".equals(body.path("decision").asText())) {
           newState = "waiting: " + reason;
           if (!newState.equals(state)) {
-            say("gate: %s waits: %s (%s); proceeding anyway at the latest in %s", who, reason, message,
+            say(
+                "gate: %s waits: %s (%s); proceeding anyway at the latest in %s",
+                who,
+                reason,
+                message,
                 Durations.format(Duration.ofNanos(deadline - System.nanoTime())));
           }
           state = newState;
@@ -186,8 +244,9 @@ public final class GateCommand implements Callable<Integer> {
           continue;
         }
         if (code >= 400 && code < 500) {
-          say("gate refused by the operator (HTTP %d %s: %s); proceeding with the %s", code, reason, message,
-              gateKind.description());
+          say(
+              "gate refused by the operator (HTTP %d %s: %s); proceeding with the %s",
+              code, reason, message, gateKind.description());
           return 0;
         }
         newState = "HTTP " + code + " " + reason;
@@ -204,26 +263,41 @@ public final class GateCommand implements Callable<Integer> {
         say("gate interrupted, proceeding");
         return 0;
       }
-      // Not answered: the operator restarts, fails over or is not ready yet. Retry until the deadline.
+      // Not answered: the operator restarts, fails over or is not ready yet. Retry until the
+      // deadline.
       state = newState;
       quick = true;
       try {
-        TimeUnit.NANOSECONDS.sleep(Math.min(backoff.toNanos(), Math.max(0, deadline - System.nanoTime())));
+        TimeUnit.NANOSECONDS.sleep(
+            Math.min(backoff.toNanos(), Math.max(0, deadline - System.nanoTime())));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         say("gate interrupted, proceeding");
         return 0;
       }
-      backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+      backoff =
+          backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
+              ? MAX_BACKOFF
+              : backoff.multipliedBy(2);
     }
   }
 
-  /** One request, bounded by {@code limit} as a whole (connection, poll and answer) and never past the deadline. */
-  private static HttpResponse<String> ask(HttpClient client, URI uri, Duration limit, Duration untilDeadline)
+  /**
+   * One request, bounded by {@code limit} as a whole (connection, poll and answer) and never past
+   * the deadline.
+   */
+  private static HttpResponse<String> ask(
+      HttpClient client, URI uri, Duration limit, Duration untilDeadline)
       throws IOException, InterruptedException {
     Duration bound = limit.compareTo(untilDeadline) < 0 ? limit : untilDeadline;
-    HttpRequest request = HttpRequest.newBuilder(uri).timeout(bound).header("Accept", "application/json").GET().build();
-    CompletableFuture<HttpResponse<String>> answer = client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
+    HttpRequest request =
+        HttpRequest.newBuilder(uri)
+            .timeout(bound)
+            .header("Accept", "application/json")
+            .GET()
+            .build();
+    CompletableFuture<HttpResponse<String>> answer =
+        client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
     try {
       return answer.get(bound.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -246,7 +320,9 @@ public final class GateCommand implements Callable<Integer> {
     }
   }
 
-  /** Empty, after saying so, when {@code text} is not a duration: the caller uses {@code fallback}. */
+  /**
+   * Empty, after saying so, when {@code text} is not a duration: the caller uses {@code fallback}.
+   */
   private Optional<Duration> duration(String option, String text, Duration fallback) {
     try {
       return Optional.of(Durations.parse(text));

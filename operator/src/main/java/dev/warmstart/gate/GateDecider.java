@@ -27,20 +27,28 @@ import org.slf4j.LoggerFactory;
  * (refused, after a short grace for the informer to catch up).
  *
  * <p>Every step runs on the {@link GateScheduler}, one at a time, in the order the pods first
- * asked, so that two pods on one node can never both take the last transfer slot. Held requests
- * are re-decided when a pod on their node changes, not only when their poll ends; nothing is held
- * per waiting request but its entry here. Time comes from the {@link Clock} and the scheduler only,
- * so a test can replay a race step by step.
+ * asked, so that two pods on one node can never both take the last transfer slot. Held requests are
+ * re-decided when a pod on their node changes, not only when their poll ends; nothing is held per
+ * waiting request but its entry here. Time comes from the {@link Clock} and the scheduler only, so
+ * a test can replay a race step by step.
  */
 public final class GateDecider implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GateDecider.class);
   static final Duration SWEEP = Duration.ofMinutes(1);
+
   /** A pod that has not asked for this long has given up (its gate timed out) or is gone. */
   static final Duration FORGET = Duration.ofHours(1);
-  /** The node of a lapsed grant is re-decided this long after the expiry, once the grant surely counts as lapsed. */
+
+  /**
+   * The node of a lapsed grant is re-decided this long after the expiry, once the grant surely
+   * counts as lapsed.
+   */
   private static final Duration AFTER_EXPIRY = Duration.ofMillis(50);
 
-  /** Who asks for what: a pod's claim, checked against the operator's view of the pods before any decision. */
+  /**
+   * Who asks for what: a pod's claim, checked against the operator's view of the pods before any
+   * decision.
+   */
   public record Claim(GateKind kind, String namespace, String pod, String uid, String node) {
     public Claim {
       Objects.requireNonNull(kind);
@@ -55,7 +63,11 @@ public final class GateDecider implements AutoCloseable {
     }
   }
 
-  public enum Verdict { GO, WAIT, REFUSED }
+  public enum Verdict {
+    GO,
+    WAIT,
+    REFUSED
+  }
 
   /**
    * The answer to one request.
@@ -64,7 +76,11 @@ public final class GateDecider implements AutoCloseable {
    */
   public record Answer(Verdict verdict, String reason, String message, Duration waited) {
     static Answer of(Decision decision, Duration waited) {
-      return new Answer(decision.isGo() ? Verdict.GO : Verdict.WAIT, decision.reason(), decision.message(), waited);
+      return new Answer(
+          decision.isGo() ? Verdict.GO : Verdict.WAIT,
+          decision.reason(),
+          decision.message(),
+          waited);
     }
 
     static Answer refused(Refusal refusal) {
@@ -87,7 +103,12 @@ public final class GateDecider implements AutoCloseable {
   private final Map<String, Instant> grants = new HashMap<>();
   private long arrivals;
 
-  GateDecider(PodSource pods, GateSettings settings, Clock clock, GateScheduler scheduler, GateMetrics metrics) {
+  GateDecider(
+      PodSource pods,
+      GateSettings settings,
+      Clock clock,
+      GateScheduler scheduler,
+      GateMetrics metrics) {
     this.pods = pods;
     this.settings = settings;
     this.clock = clock;
@@ -96,7 +117,9 @@ public final class GateDecider implements AutoCloseable {
     this.policy = new GatePolicy(settings.maxPerNode());
   }
 
-  /** Follows the pods' changes and starts the periodic sweep of lapsed grants and forgotten pods. */
+  /**
+   * Follows the pods' changes and starts the periodic sweep of lapsed grants and forgotten pods.
+   */
   public void start() {
     pods.onNodeChange(this::podsChanged);
     scheduler.schedule(this::sweepEveryMinute, SWEEP);
@@ -114,14 +137,19 @@ public final class GateDecider implements AutoCloseable {
     return waiter.answer;
   }
 
-  /** A pod on {@code node} was added, changed or removed: its held requests are re-decided. Any thread. */
+  /**
+   * A pod on {@code node} was added, changed or removed: its held requests are re-decided. Any
+   * thread.
+   */
   public void podsChanged(String node) {
     if (!closed && dirtyNodes.add(node)) {
       try {
-        scheduler.execute(guarded(() -> {
-          dirtyNodes.remove(node);
-          decideNode(node);
-        }));
+        scheduler.execute(
+            guarded(
+                () -> {
+                  dirtyNodes.remove(node);
+                  decideNode(node);
+                }));
       } catch (RejectedExecutionException e) {
         dirtyNodes.remove(node);
       }
@@ -145,7 +173,8 @@ public final class GateDecider implements AutoCloseable {
     decideNode(waiter.node());
     if (waiter.pending && waiter.tracked == null) {
       waiter.inGrace = true;
-      waiter.verifyEnd = scheduler.schedule(guarded(() -> endVerify(waiter)), settings.verifyGrace());
+      waiter.verifyEnd =
+          scheduler.schedule(guarded(() -> endVerify(waiter)), settings.verifyGrace());
     }
   }
 
@@ -165,7 +194,8 @@ public final class GateDecider implements AutoCloseable {
         ordered.add(w);
       }
     }
-    ordered.sort(Comparator.comparing((Waiter w) -> w.tracked.firstSeen).thenComparingLong(w -> w.arrival));
+    ordered.sort(
+        Comparator.comparing((Waiter w) -> w.tracked.firstSeen).thenComparingLong(w -> w.arrival));
     for (Waiter w : ordered) {
       if (w.pending) {
         decide(w);
@@ -173,7 +203,10 @@ public final class GateDecider implements AutoCloseable {
     }
   }
 
-  /** Checks the request's claim against the pods; from its first verified request on, the pod is tracked. */
+  /**
+   * Checks the request's claim against the pods; from its first verified request on, the pod is
+   * tracked.
+   */
   private boolean verified(Waiter w) {
     w.pod = pods.get(w.claim.namespace(), w.claim.pod()).orElse(null);
     w.refusal = verify(w.claim, w.pod);
@@ -185,14 +218,26 @@ public final class GateDecider implements AutoCloseable {
 
   private void decide(Waiter w) {
     Instant now = clock.instant();
-    NodeSituation situation = NodeSituation.observe(w.node(), pods.onNode(w.node()), grants,
-        waitingUids(w.node(), now), now, settings.grantExpiry());
+    NodeSituation situation =
+        NodeSituation.observe(
+            w.node(),
+            pods.onNode(w.node()),
+            grants,
+            waitingUids(w.node(), now),
+            now,
+            settings.grantExpiry());
     Decision decision = policy.decide(Request.of(w.kind(), w.pod), situation);
     if (!Objects.equals(w.tracked.lastReason, decision.reason())) {
       w.tracked.lastReason = decision.reason();
       if (!decision.isGo()) {
-        log.debug("{} of {}/{} on node {} waits: {} ({})", w.kind().description(), w.claim.namespace(),
-            w.claim.pod(), w.node(), decision.reason(), decision.message());
+        log.debug(
+            "{} of {}/{} on node {} waits: {} ({})",
+            w.kind().description(),
+            w.claim.namespace(),
+            w.claim.pod(),
+            w.node(),
+            decision.reason(),
+            decision.message());
       }
     }
     w.decision = decision;
@@ -216,17 +261,25 @@ public final class GateDecider implements AutoCloseable {
     if (pod.getSpec() == null || !claim.node().equals(pod.getSpec().getNodeName())) {
       return new Refusal("WrongNode", who + " is not bound to node " + claim.node());
     }
-    boolean rightKind = claim.kind() == GateKind.MODEL ? NodeSituation.fetchesModel(pod) : NodeSituation.isCachePod(pod);
+    boolean rightKind =
+        claim.kind() == GateKind.MODEL
+            ? NodeSituation.fetchesModel(pod)
+            : NodeSituation.isCachePod(pod);
     if (!rightKind) {
       return new Refusal("WrongKind", who + " may not ask for a " + claim.kind().description());
     }
     return null;
   }
 
-  /** From its first verified request on, a pod is tracked: its wait time, and its need while it waits. */
+  /**
+   * From its first verified request on, a pod is tracked: its wait time, and its need while it
+   * waits.
+   */
   private void attach(Waiter w) {
-    Tracked tracked = trackedByNode.computeIfAbsent(w.node(), n -> new HashMap<>())
-        .computeIfAbsent(w.claim.uid(), u -> new Tracked(clock.instant()));
+    Tracked tracked =
+        trackedByNode
+            .computeIfAbsent(w.node(), n -> new HashMap<>())
+            .computeIfAbsent(w.claim.uid(), u -> new Tracked(clock.instant()));
     Waiter previous = tracked.active;
     tracked.active = w;
     w.tracked = tracked;
@@ -239,11 +292,12 @@ public final class GateDecider implements AutoCloseable {
   private Set<String> waitingUids(String node, Instant now) {
     Map<String, Tracked> tracked = trackedByNode.getOrDefault(node, Map.of());
     Set<String> uids = new HashSet<>();
-    tracked.forEach((uid, t) -> {
-      if (t.active != null || now.isBefore(t.lastSeen.plus(settings.waiterLinger()))) {
-        uids.add(uid);
-      }
-    });
+    tracked.forEach(
+        (uid, t) -> {
+          if (t.active != null || now.isBefore(t.lastSeen.plus(settings.waiterLinger()))) {
+            uids.add(uid);
+          }
+        });
     return uids;
   }
 
@@ -253,11 +307,19 @@ public final class GateDecider implements AutoCloseable {
     forget(w);
     metrics.waited(w.kind(), decision.reason(), waited);
     metrics.decided(w.kind(), decision.decision(), decision.reason());
-    log.info("transfer gate open: {} of {}/{} on node {} after {}: {} ({})", w.kind().description(),
-        w.claim.namespace(), w.claim.pod(), w.node(), Durations.format(waited), decision.reason(), decision.message());
+    log.info(
+        "transfer gate open: {} of {}/{} on node {} after {}: {} ({})",
+        w.kind().description(),
+        w.claim.namespace(),
+        w.claim.pod(),
+        w.node(),
+        Durations.format(waited),
+        decision.reason(),
+        decision.message());
     answer(w, Answer.of(decision, waited));
     // When the grant lapses without the pod being seen transferring, the others on the node may go.
-    scheduler.schedule(guarded(() -> decideNode(w.node())), settings.grantExpiry().plus(AFTER_EXPIRY));
+    scheduler.schedule(
+        guarded(() -> decideNode(w.node())), settings.grantExpiry().plus(AFTER_EXPIRY));
   }
 
   private void endPoll(Waiter w) {
@@ -301,8 +363,10 @@ public final class GateDecider implements AutoCloseable {
   }
 
   private void refuse(Waiter w) {
-    Refusal refusal = w.refusal != null ? w.refusal
-        : verify(w.claim, pods.get(w.claim.namespace(), w.claim.pod()).orElse(null));
+    Refusal refusal =
+        w.refusal != null
+            ? w.refusal
+            : verify(w.claim, pods.get(w.claim.namespace(), w.claim.pod()).orElse(null));
     if (refusal == null) {
       refusal = new Refusal("UnknownPod", w.claim.who() + " could not be verified");
     }
@@ -310,8 +374,13 @@ public final class GateDecider implements AutoCloseable {
       forget(w);
     }
     metrics.decided(w.kind(), GateMetrics.DENIED, refusal.reason());
-    log.info("transfer gate refused a {} request for {}/{} on node {}: {}", w.kind().description(),
-        w.claim.namespace(), w.claim.pod(), w.node(), refusal.message());
+    log.info(
+        "transfer gate refused a {} request for {}/{} on node {}: {}",
+        w.kind().description(),
+        w.claim.namespace(),
+        w.claim.pod(),
+        w.node(),
+        refusal.message());
     answer(w, Answer.refused(refusal));
   }
 
@@ -355,18 +424,27 @@ public final class GateDecider implements AutoCloseable {
   private void sweep() {
     Instant now = clock.instant();
     grants.values().removeIf(at -> !now.isBefore(at.plus(settings.grantExpiry())));
-    trackedByNode.values().forEach(byUid -> byUid.values()
-        .removeIf(t -> t.active == null && !now.isBefore(t.lastSeen.plus(FORGET))));
+    trackedByNode
+        .values()
+        .forEach(
+            byUid ->
+                byUid
+                    .values()
+                    .removeIf(t -> t.active == null && !now.isBefore(t.lastSeen.plus(FORGET))));
     trackedByNode.values().removeIf(Map::isEmpty);
   }
 
-  /** A failure in one step is logged and does not stop the decider (nor, for the sweep, its later runs). */
+  /**
+   * A failure in one step is logged and does not stop the decider (nor, for the sweep, its later
+   * runs).
+   */
   private static Runnable guarded(Runnable step) {
     return () -> {
       try {
         step.run();
       } catch (RuntimeException e) {
-        log.error("transfer gate step failed; pods waiting on it may wait until their own deadline", e);
+        log.error(
+            "transfer gate step failed; pods waiting on it may wait until their own deadline", e);
       }
     };
   }
@@ -384,10 +462,13 @@ public final class GateDecider implements AutoCloseable {
     final CompletableFuture<Answer> answer = new CompletableFuture<>();
     long arrival;
     boolean pending = true;
+
     /** The poll time has passed, but the claim is still within its grace. */
     boolean pollOver;
+
     /** The claim did not hold at first, and its grace has not ended. */
     boolean inGrace;
+
     Pod pod;
     Tracked tracked;
     Decision decision;

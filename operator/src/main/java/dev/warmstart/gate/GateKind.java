@@ -35,7 +35,8 @@ public enum GateKind {
         return kind;
       }
     }
-    throw new IllegalArgumentException("unknown gate kind '" + text + "' (expected model or prepull)");
+    throw new IllegalArgumentException(
+        "unknown gate kind '" + text + "' (expected model or prepull)");
   }
 
   @Override

@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The transfer gate's meters: requests held now, answers given, and the time from first request to go. */
+/**
+ * The transfer gate's meters: requests held now, answers given, and the time from first request to
+ * go.
+ */
 final class GateMetrics implements AutoCloseable {
   static final String DENIED = "deny";
 
@@ -24,10 +27,11 @@ final class GateMetrics implements AutoCloseable {
     for (GateKind kind : GateKind.values()) {
       AtomicInteger count = new AtomicInteger();
       held.put(kind, count);
-      gauges.add(Gauge.builder("warmstart.gate.waiters", count, AtomicInteger::get)
-          .description("Pods whose request is held at the transfer gate right now")
-          .tag("kind", kind.wireName())
-          .register(registry));
+      gauges.add(
+          Gauge.builder("warmstart.gate.waiters", count, AtomicInteger::get)
+              .description("Pods whose request is held at the transfer gate right now")
+              .tag("kind", kind.wireName())
+              .register(registry));
     }
   }
 
@@ -43,17 +47,27 @@ final class GateMetrics implements AutoCloseable {
     Timer.builder("warmstart.gate.wait")
         .description("Time from a pod's first request at the transfer gate to go")
         .tags("kind", kind.wireName(), "reason", reason)
-        .serviceLevelObjectives(Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(15),
-            Duration.ofSeconds(30), Duration.ofMinutes(1), Duration.ofMinutes(2), Duration.ofMinutes(5),
-            Duration.ofMinutes(10), Duration.ofMinutes(20))
+        .serviceLevelObjectives(
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(15),
+            Duration.ofSeconds(30),
+            Duration.ofMinutes(1),
+            Duration.ofMinutes(2),
+            Duration.ofMinutes(5),
+            Duration.ofMinutes(10),
+            Duration.ofMinutes(20))
         .register(registry)
         .record(waited);
   }
 
-  /** @param decision go, wait or {@link #DENIED} */
+  /**
+   * @param decision go, wait or {@link #DENIED}
+   */
   void decided(GateKind kind, String decision, String reason) {
     Counter.builder("warmstart.gate.decisions")
-        .description("Answers of the transfer gate: go, wait (a poll ended) or deny (the claim did not hold)")
+        .description(
+            "Answers of the transfer gate: go, wait (a poll ended) or deny (the claim did not hold)")
         .tags("kind", kind.wireName(), "decision", decision, "reason", reason)
         .register(registry)
         .increment();

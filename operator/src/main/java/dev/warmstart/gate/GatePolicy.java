@@ -7,19 +7,25 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * Who may start a bulk transfer on a node, and when: a pure function of the request and the
- * {@link NodeSituation}. A model download waits for the serving image to be cached (when the
- * endpoint keeps one) and for a free transfer slot, except that it runs alongside the pre-pull of
- * its own serving image (the pod needs both, see {@link #IMAGE_PULLING}); a pre-pull waits for a
- * free slot unless a serving pod waiting at its gate needs one of its images. Deadlines are not
- * decided here: the in-pod gate gives up and proceeds on its own.
+ * Who may start a bulk transfer on a node, and when: a pure function of the request and the {@link
+ * NodeSituation}. A model download waits for the serving image to be cached (when the endpoint
+ * keeps one) and for a free transfer slot, except that it runs alongside the pre-pull of its own
+ * serving image (the pod needs both, see {@link #IMAGE_PULLING}); a pre-pull waits for a free slot
+ * unless a serving pod waiting at its gate needs one of its images. Deadlines are not decided here:
+ * the in-pod gate gives up and proceeds on its own.
  */
 public final class GatePolicy {
   /** The endpoint keeps no image cache: only the transfer slots matter. */
   public static final String CACHE_DISABLED = "CacheDisabled";
-  /** The endpoint keeps an image cache, but no ImageCache pod on the node holds the image: the kubelet pulls it. */
+
+  /**
+   * The endpoint keeps an image cache, but no ImageCache pod on the node holds the image: the
+   * kubelet pulls it.
+   */
   public static final String NO_CACHE_ON_NODE = "NoCacheOnNode";
+
   public static final String IMAGE_CACHED = "ImageCached";
+
   /**
    * The node's ImageCache pod is pulling the serving image: the download goes alongside it. The
    * serving pod needs both, so holding the download back cannot make it ready sooner, and it leaves
@@ -29,15 +35,19 @@ public final class GatePolicy {
    * Kubernetes' default order. Other transfers on the node still count against the slots.
    */
   public static final String IMAGE_PULLING = "ImagePulling";
+
   /** Fewer transfers than the per-node limit run on the node. */
   public static final String TRANSFER_SLOT_FREE = "TransferSlotFree";
+
   public static final String SERVING_POD_NEEDS_IMAGE = "ServingPodNeedsImage";
   public static final String IMAGE_NOT_CACHED = "ImageNotCached";
   public static final String TRANSFER_RUNNING = "TransferRunning";
 
   private final int maxPerNode;
 
-  /** @param maxPerNode how many bulk transfers may run at once on one node (at least 1) */
+  /**
+   * @param maxPerNode how many bulk transfers may run at once on one node (at least 1)
+   */
   public GatePolicy(int maxPerNode) {
     if (maxPerNode < 1) {
       throw new IllegalArgumentException("maxPerNode must be at least 1, was " + maxPerNode);
@@ -56,7 +66,8 @@ public final class GatePolicy {
    * @param imageCacheEnabled model downloads: whether the endpoint keeps its serving image cached
    * @param images model downloads: the serving image (or none); pre-pulls: the images the pod holds
    */
-  public record Request(GateKind kind, String uid, String pod, boolean imageCacheEnabled, List<String> images) {
+  public record Request(
+      GateKind kind, String uid, String pod, boolean imageCacheEnabled, List<String> images) {
     public Request {
       images = List.copyOf(images);
     }
@@ -66,16 +77,28 @@ public final class GatePolicy {
       return switch (kind) {
         case MODEL -> {
           String image = NodeSituation.serverImage(pod);
-          yield new Request(kind, NodeSituation.uid(pod), NodeSituation.name(pod), NodeSituation.imageCacheEnabled(pod),
+          yield new Request(
+              kind,
+              NodeSituation.uid(pod),
+              NodeSituation.name(pod),
+              NodeSituation.imageCacheEnabled(pod),
               image == null ? List.of() : List.of(image));
         }
-        case PREPULL -> new Request(kind, NodeSituation.uid(pod), NodeSituation.name(pod), true,
-            NodeSituation.cachedImages(pod));
+        case PREPULL ->
+            new Request(
+                kind,
+                NodeSituation.uid(pod),
+                NodeSituation.name(pod),
+                true,
+                NodeSituation.cachedImages(pod));
       };
     }
   }
 
-  public enum Outcome { GO, WAIT }
+  public enum Outcome {
+    GO,
+    WAIT
+  }
 
   /** The answer: go or wait, a CamelCase reason for machines and a sentence for people. */
   public record Decision(Outcome outcome, String reason, String message) {
@@ -105,42 +128,82 @@ public final class GatePolicy {
     };
   }
 
-  private Decision decideModel(Request request, NodeSituation node, List<NodeSituation.Transfer> others) {
+  private Decision decideModel(
+      Request request, NodeSituation node, List<NodeSituation.Transfer> others) {
     String image = request.images().isEmpty() ? null : request.images().get(0);
     Optional<Decision> busy = slotsFull(node, others);
     if (!request.imageCacheEnabled()) {
-      return busy.orElseGet(() -> Decision.go(CACHE_DISABLED,
-          "the endpoint keeps no image cache; " + slots(node, others)));
+      return busy.orElseGet(
+          () ->
+              Decision.go(
+                  CACHE_DISABLED, "the endpoint keeps no image cache; " + slots(node, others)));
     }
     if (!node.hasCacheFor(image)) {
-      return busy.orElseGet(() -> Decision.go(NO_CACHE_ON_NODE,
-          "no ImageCache on node " + node.node() + " holds " + image + " (the kubelet will pull it); "
-          + slots(node, others)));
+      return busy.orElseGet(
+          () ->
+              Decision.go(
+                  NO_CACHE_ON_NODE,
+                  "no ImageCache on node "
+                      + node.node()
+                      + " holds "
+                      + image
+                      + " (the kubelet will pull it); "
+                      + slots(node, others)));
     }
     if (!node.isCached(image)) {
       Optional<String> cachePod = node.cacheFor(image);
-      List<NodeSituation.Transfer> notOwnPull = others.stream()
-          .filter(t -> !(t.kind() == GateKind.PREPULL && cachePod.isPresent() && t.pod().equals(cachePod.get())))
-          .toList();
+      List<NodeSituation.Transfer> notOwnPull =
+          others.stream()
+              .filter(
+                  t ->
+                      !(t.kind() == GateKind.PREPULL
+                          && cachePod.isPresent()
+                          && t.pod().equals(cachePod.get())))
+              .toList();
       if (notOwnPull.size() < others.size()) {
-        return slotsFull(node, notOwnPull).orElseGet(() -> Decision.go(IMAGE_PULLING,
-            "image " + image + " is being pre-pulled on node " + node.node() + " by " + cachePod.get()
-            + "; the download shares the link with it, since the pod needs both; " + slots(node, notOwnPull)));
+        return slotsFull(node, notOwnPull)
+            .orElseGet(
+                () ->
+                    Decision.go(
+                        IMAGE_PULLING,
+                        "image "
+                            + image
+                            + " is being pre-pulled on node "
+                            + node.node()
+                            + " by "
+                            + cachePod.get()
+                            + "; the download shares the link with it, since the pod needs both; "
+                            + slots(node, notOwnPull)));
       }
-      return Decision.await(IMAGE_NOT_CACHED, "image " + image + " is not cached on node " + node.node()
-          + " yet; " + node.cacheFor(image).orElse("an ImageCache pod") + " pre-pulls it");
+      return Decision.await(
+          IMAGE_NOT_CACHED,
+          "image "
+              + image
+              + " is not cached on node "
+              + node.node()
+              + " yet; "
+              + node.cacheFor(image).orElse("an ImageCache pod")
+              + " pre-pulls it");
     }
-    return busy.orElseGet(() -> Decision.go(IMAGE_CACHED,
-        "image " + image + " is cached; " + slots(node, others)));
+    return busy.orElseGet(
+        () -> Decision.go(IMAGE_CACHED, "image " + image + " is cached; " + slots(node, others)));
   }
 
-  private Decision decidePrePull(Request request, NodeSituation node, List<NodeSituation.Transfer> others) {
+  private Decision decidePrePull(
+      Request request, NodeSituation node, List<NodeSituation.Transfer> others) {
     Optional<Map.Entry<String, String>> needed = node.neededAmong(request.images());
     if (needed.isPresent()) {
-      return Decision.go(SERVING_POD_NEEDS_IMAGE, "serving pod " + needed.get().getValue() + " waits on node "
-          + node.node() + " for image " + needed.get().getKey());
+      return Decision.go(
+          SERVING_POD_NEEDS_IMAGE,
+          "serving pod "
+              + needed.get().getValue()
+              + " waits on node "
+              + node.node()
+              + " for image "
+              + needed.get().getKey());
     }
-    return slotsFull(node, others).orElseGet(() -> Decision.go(TRANSFER_SLOT_FREE, slots(node, others)));
+    return slotsFull(node, others)
+        .orElseGet(() -> Decision.go(TRANSFER_SLOT_FREE, slots(node, others)));
   }
 
   private String slots(NodeSituation node, List<NodeSituation.Transfer> others) {
@@ -151,7 +214,15 @@ public final class GatePolicy {
     if (others.size() < maxPerNode) {
       return Optional.empty();
     }
-    return Optional.of(Decision.await(TRANSFER_RUNNING, others.size() + " transfer(s) running on node " + node.node()
-        + " (at most " + maxPerNode + "): " + others.stream().map(Object::toString).collect(Collectors.joining("; "))));
+    return Optional.of(
+        Decision.await(
+            TRANSFER_RUNNING,
+            others.size()
+                + " transfer(s) running on node "
+                + node.node()
+                + " (at most "
+                + maxPerNode
+                + "): "
+                + others.stream().map(Object::toString).collect(Collectors.joining("; "))));
   }
 }

@@ -13,7 +13,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * operator, a queue turned by hand in tests, so that races and timeouts are replayed exactly.
  */
 public interface GateScheduler extends AutoCloseable {
-  /** Runs {@code step} soon, after the steps already queued; throws {@link RejectedExecutionException} once closed. */
+  /**
+   * Runs {@code step} soon, after the steps already queued; throws {@link
+   * RejectedExecutionException} once closed.
+   */
   void execute(Runnable step);
 
   /** Runs {@code step} after {@code delay}, unless cancelled first. */
@@ -31,11 +34,13 @@ public interface GateScheduler extends AutoCloseable {
   /** One daemon thread named {@code name}. */
   static GateScheduler singleThread(String name) {
     AtomicInteger n = new AtomicInteger();
-    ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    ScheduledExecutorService executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
     return new GateScheduler() {
       @Override
       public void execute(Runnable step) {

@@ -16,10 +16,19 @@ import java.util.Objects;
  *     before it is refused: a pod's first request can overtake its own watch event
  * @param waiterLinger how long a serving pod still counts as waiting between two of its polls
  */
-public record GateSettings(int maxPerNode, Duration longPoll, Duration grantExpiry, Duration verifyGrace,
+public record GateSettings(
+    int maxPerNode,
+    Duration longPoll,
+    Duration grantExpiry,
+    Duration verifyGrace,
     Duration waiterLinger) {
-  public static final GateSettings DEFAULTS = new GateSettings(1, Duration.ofSeconds(25), Duration.ofSeconds(60),
-      Duration.ofSeconds(5), Duration.ofSeconds(15));
+  public static final GateSettings DEFAULTS =
+      new GateSettings(
+          1,
+          Duration.ofSeconds(25),
+          Duration.ofSeconds(60),
+          Duration.ofSeconds(5),
+          Duration.ofSeconds(15));
 
   public GateSettings {
     if (maxPerNode < 1) {

@@ -20,15 +20,22 @@ import java.util.TreeSet;
 /**
  * What the gate knows about one node, read from the pods on it: which images are cached, which
  * images have a cache at all, which bulk transfers run, and which images the serving pods waiting
- * at their gate still need. Built by {@link #observe}, a pure function of the pods, the grants
- * and the waiters, so that every rule here is unit-testable.
+ * at their gate still need. Built by {@link #observe}, a pure function of the pods, the grants and
+ * the waiters, so that every rule here is unit-testable.
  *
- * @param cached images with a running container in some image-cache pod on the node (canonical form)
- * @param caches every image some image-cache pod on the node holds, in any state, to that pod's name
+ * @param cached images with a running container in some image-cache pod on the node (canonical
+ *     form)
+ * @param caches every image some image-cache pod on the node holds, in any state, to that pod's
+ *     name
  * @param transfers the model downloads and pre-pulls running (or about to run) on the node
- * @param needed images that serving pods waiting at their gate need and that are not cached yet, to that pod's name
+ * @param needed images that serving pods waiting at their gate need and that are not cached yet, to
+ *     that pod's name
  */
-public record NodeSituation(String node, Set<String> cached, Map<String, String> caches, List<Transfer> transfers,
+public record NodeSituation(
+    String node,
+    Set<String> cached,
+    Map<String, String> caches,
+    List<Transfer> transfers,
     Map<String, String> needed) {
 
   /** A bulk transfer on the node: whose it is and what it does, for messages. */
@@ -40,12 +47,13 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
   }
 
   /**
-   * Init-container and container waiting reasons under which the container is about to start
-   * (its image being pulled or the previous init container just finished). Any other waiting
-   * reason (ErrImagePull, ImagePullBackOff, CrashLoopBackOff, CreateContainerConfigError...) is a
-   * failure: it moves no bytes and must not hold up other pods.
+   * Init-container and container waiting reasons under which the container is about to start (its
+   * image being pulled or the previous init container just finished). Any other waiting reason
+   * (ErrImagePull, ImagePullBackOff, CrashLoopBackOff, CreateContainerConfigError...) is a failure:
+   * it moves no bytes and must not hold up other pods.
    */
-  private static final Set<String> STARTING_REASONS = Set.of("ContainerCreating", "PodInitializing");
+  private static final Set<String> STARTING_REASONS =
+      Set.of("ContainerCreating", "PodInitializing");
 
   public NodeSituation {
     cached = Set.copyOf(cached);
@@ -88,11 +96,18 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
    *
    * @param pods the warmstart-managed pods bound to the node
    * @param grants when the gate last said go, by pod UID
-   * @param waitingUids UIDs of the pods waiting at their gate on the node (any kind; only serving pods matter)
-   * @param grantExpiry how long a grant counts as a transfer while the pod is not yet seen running it
+   * @param waitingUids UIDs of the pods waiting at their gate on the node (any kind; only serving
+   *     pods matter)
+   * @param grantExpiry how long a grant counts as a transfer while the pod is not yet seen running
+   *     it
    */
-  public static NodeSituation observe(String node, Collection<Pod> pods, Map<String, Instant> grants,
-      Set<String> waitingUids, Instant now, Duration grantExpiry) {
+  public static NodeSituation observe(
+      String node,
+      Collection<Pod> pods,
+      Map<String, Instant> grants,
+      Set<String> waitingUids,
+      Instant now,
+      Duration grantExpiry) {
     Set<String> cached = new TreeSet<>();
     Map<String, String> caches = new LinkedHashMap<>();
     List<Transfer> transfers = new ArrayList<>();
@@ -108,7 +123,10 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
             continue;
           }
           caches.putIfAbsent(canonical(c.getImage()), name(pod));
-          if (isRunning(status(pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses(), c.getName()))) {
+          if (isRunning(
+              status(
+                  pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses(),
+                  c.getName()))) {
             cached.add(canonical(c.getImage()));
           }
         }
@@ -145,56 +163,75 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
       return Optional.empty();
     }
     if (succeeded(initStatus(pod, HelperContract.CONTAINER_GATE))) {
-      return Optional.of(new Transfer(uid(pod), GateKind.MODEL, name(pod), "gate passed, fetch-model starting"));
+      return Optional.of(
+          new Transfer(uid(pod), GateKind.MODEL, name(pod), "gate passed, fetch-model starting"));
     }
     if (granted) {
-      return Optional.of(new Transfer(uid(pod), GateKind.MODEL, name(pod), "granted, fetch-model starting"));
+      return Optional.of(
+          new Transfer(uid(pod), GateKind.MODEL, name(pod), "granted, fetch-model starting"));
     }
     return Optional.empty();
   }
 
   /**
-   * An image-cache pod pre-pulls once all its init containers (the gate last) have finished, or
-   * its gate was granted, until each of its image containers runs or has failed to pull.
+   * An image-cache pod pre-pulls once all its init containers (the gate last) have finished, or its
+   * gate was granted, until each of its image containers runs or has failed to pull.
    */
   static Optional<Transfer> prePull(Pod pod, boolean granted) {
-    List<ContainerStatus> inits = pod.getStatus() == null ? null : pod.getStatus().getInitContainerStatuses();
-    boolean initsDone = pod.getSpec().getInitContainers().stream().allMatch(c -> succeeded(status(inits, c.getName())));
+    List<ContainerStatus> inits =
+        pod.getStatus() == null ? null : pod.getStatus().getInitContainerStatuses();
+    boolean initsDone =
+        pod.getSpec().getInitContainers().stream()
+            .allMatch(c -> succeeded(status(inits, c.getName())));
     if (!initsDone && !granted) {
       return Optional.empty();
     }
-    List<ContainerStatus> statuses = pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses();
-    List<String> pulling = pod.getSpec().getContainers().stream()
-        .filter(c -> isStarting(status(statuses, c.getName())))
-        .map(Container::getImage)
-        .toList();
+    List<ContainerStatus> statuses =
+        pod.getStatus() == null ? null : pod.getStatus().getContainerStatuses();
+    List<String> pulling =
+        pod.getSpec().getContainers().stream()
+            .filter(c -> isStarting(status(statuses, c.getName())))
+            .map(Container::getImage)
+            .toList();
     if (pulling.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new Transfer(uid(pod), GateKind.PREPULL, name(pod), "pulling " + String.join(", ", pulling)));
+    return Optional.of(
+        new Transfer(
+            uid(pod), GateKind.PREPULL, name(pod), "pulling " + String.join(", ", pulling)));
   }
 
-  /** A pod that downloads a model before its main container: a serving pod or a warm-pool placeholder. */
+  /**
+   * A pod that downloads a model before its main container: a serving pod or a warm-pool
+   * placeholder.
+   */
   static boolean fetchesModel(Pod pod) {
     String component = label(pod, Labels.COMPONENT);
-    return Labels.COMPONENT_SERVER.equals(component) || Labels.COMPONENT_WARM_POOL.equals(component);
+    return Labels.COMPONENT_SERVER.equals(component)
+        || Labels.COMPONENT_WARM_POOL.equals(component);
   }
 
   static boolean isCachePod(Pod pod) {
     return Labels.COMPONENT_IMAGE_CACHE.equals(label(pod, Labels.COMPONENT));
   }
 
-  /** Only an explicit "false" turns the wait for the cache off: a cache on the node is worth waiting for. */
+  /**
+   * Only an explicit "false" turns the wait for the cache off: a cache on the node is worth waiting
+   * for.
+   */
   static boolean imageCacheEnabled(Pod pod) {
     Map<String, String> annotations = pod.getMetadata().getAnnotations();
-    return annotations == null || !"false".equalsIgnoreCase(annotations.get(Labels.IMAGE_CACHE_ENABLED));
+    return annotations == null
+        || !"false".equalsIgnoreCase(annotations.get(Labels.IMAGE_CACHE_ENABLED));
   }
 
   /** The serving image: the server's, or the one a warm-pool placeholder holds. */
   static String serverImage(Pod pod) {
     return pod.getSpec().getContainers().stream()
-        .filter(c -> HelperContract.CONTAINER_SERVER.equals(c.getName())
-            || HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName()))
+        .filter(
+            c ->
+                HelperContract.CONTAINER_SERVER.equals(c.getName())
+                    || HelperContract.CONTAINER_PLACEHOLDER.equals(c.getName()))
         .map(Container::getImage)
         .findFirst()
         .orElse(null);
@@ -202,13 +239,16 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
 
   /** The images an image-cache pod holds, in container order. */
   static List<String> cachedImages(Pod pod) {
-    return pod.getSpec().getContainers().stream().map(Container::getImage).filter(i -> i != null).toList();
+    return pod.getSpec().getContainers().stream()
+        .map(Container::getImage)
+        .filter(i -> i != null)
+        .toList();
   }
 
   /**
-   * One spelling per image, so that {@code vllm/vllm-openai:v1} and
-   * {@code docker.io/vllm/vllm-openai:v1} compare equal (the default registry, the library/
-   * namespace of single-name images, and the latest tag filled in).
+   * One spelling per image, so that {@code vllm/vllm-openai:v1} and {@code
+   * docker.io/vllm/vllm-openai:v1} compare equal (the default registry, the library/ namespace of
+   * single-name images, and the latest tag filled in).
    */
   static String canonical(String image) {
     String s = image.trim();
@@ -220,7 +260,8 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
     }
     int slash = s.indexOf('/');
     String first = slash < 0 ? "" : s.substring(0, slash);
-    boolean hasDomain = slash >= 0 && (first.contains(".") || first.contains(":") || first.equals("localhost"));
+    boolean hasDomain =
+        slash >= 0 && (first.contains(".") || first.contains(":") || first.equals("localhost"));
     if (!hasDomain) {
       s = "docker.io/" + s;
     } else if (first.equals("index.docker.io") || first.equals("registry-1.docker.io")) {
@@ -245,7 +286,8 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
   }
 
   private static ContainerStatus initStatus(Pod pod, String name) {
-    return status(pod.getStatus() == null ? null : pod.getStatus().getInitContainerStatuses(), name);
+    return status(
+        pod.getStatus() == null ? null : pod.getStatus().getInitContainerStatuses(), name);
   }
 
   private static ContainerStatus status(List<ContainerStatus> statuses, String name) {
@@ -264,10 +306,14 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
   }
 
   private static boolean succeeded(ContainerStatus status) {
-    return isTerminated(status) && Integer.valueOf(0).equals(status.getState().getTerminated().getExitCode());
+    return isTerminated(status)
+        && Integer.valueOf(0).equals(status.getState().getTerminated().getExitCode());
   }
 
-  /** Not started yet but on its way: no status, no state, or waiting for a reason that is not a failure. */
+  /**
+   * Not started yet but on its way: no status, no state, or waiting for a reason that is not a
+   * failure.
+   */
   private static boolean isStarting(ContainerStatus status) {
     if (status == null || status.getState() == null) {
       return true;
@@ -276,7 +322,8 @@ public record NodeSituation(String node, Set<String> cached, Map<String, String>
     if (state.getRunning() != null || state.getTerminated() != null) {
       return false;
     }
-    return state.getWaiting() == null || state.getWaiting().getReason() == null
+    return state.getWaiting() == null
+        || state.getWaiting().getReason() == null
         || STARTING_REASONS.contains(state.getWaiting().getReason());
   }
 

@@ -7,7 +7,9 @@ import java.util.function.Consumer;
 
 /** The gate's view of the warmstart-managed pods: an informer in the operator, a map in tests. */
 public interface PodSource {
-  /** True once the view is complete (an informer has listed once); until then the gate answers 503. */
+  /**
+   * True once the view is complete (an informer has listed once); until then the gate answers 503.
+   */
   boolean isReady();
 
   Optional<Pod> get(String namespace, String name);
@@ -20,6 +22,9 @@ public interface PodSource {
     return java.util.Set.of();
   }
 
-  /** {@code listener} is called with a node's name whenever a pod on it is added, changed or removed. */
+  /**
+   * {@code listener} is called with a node's name whenever a pod on it is added, changed or
+   * removed.
+   */
   void onNodeChange(Consumer<String> listener);
 }

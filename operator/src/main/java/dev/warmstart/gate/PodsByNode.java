@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The warmstart-managed pods ({@code app.kubernetes.io/managed-by=warmstart}), from a shared
- * informer per watched namespace (one over all namespaces when none are given), indexed by
- * {@code spec.nodeName}. Needs list and watch on pods.
+ * informer per watched namespace (one over all namespaces when none are given), indexed by {@code
+ * spec.nodeName}. Needs list and watch on pods.
  */
 public final class PodsByNode implements PodSource, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PodsByNode.class);
@@ -33,34 +33,57 @@ public final class PodsByNode implements PodSource, AutoCloseable {
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
-  /** @param namespaces the namespaces to watch; all namespaces when empty */
+  /**
+   * @param namespaces the namespaces to watch; all namespaces when empty
+   */
   public PodsByNode(KubernetesClient client, Set<String> namespaces) {
     Set<String> watched = new TreeSet<>(namespaces);
     watched.removeIf(String::isBlank);
     if (watched.isEmpty()) {
-      informers.put(ALL_NAMESPACES, client.pods().inAnyNamespace()
-          .withLabel(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE).runnableInformer(0));
+      informers.put(
+          ALL_NAMESPACES,
+          client
+              .pods()
+              .inAnyNamespace()
+              .withLabel(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
+              .runnableInformer(0));
     } else {
       for (String namespace : watched) {
-        informers.put(namespace, client.pods().inNamespace(namespace)
-            .withLabel(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE).runnableInformer(0));
+        informers.put(
+            namespace,
+            client
+                .pods()
+                .inNamespace(namespace)
+                .withLabel(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
+                .runnableInformer(0));
       }
     }
     for (SharedIndexInformer<Pod> informer : informers.values()) {
-      informer.addIndexers(Map.of(NODE_INDEX, pod -> nodeName(pod) == null ? List.of() : List.of(nodeName(pod))));
+      informer.addIndexers(
+          Map.of(NODE_INDEX, pod -> nodeName(pod) == null ? List.of() : List.of(nodeName(pod))));
       informer.addEventHandler(new NodeChanges());
     }
   }
 
-  /** Starts the informers without waiting for their first list; {@link #isReady()} tells when they have it. */
+  /**
+   * Starts the informers without waiting for their first list; {@link #isReady()} tells when they
+   * have it.
+   */
   public void start() {
-    informers.forEach((namespace, informer) -> informer.start().whenComplete((ignored, error) -> {
-      if (error != null && !closed) {
-        log.error("pod informer for {} failed to start; the transfer gate answers 503 until it does"
-            + " (may the operator's service account list and watch pods?)",
-            namespace.isEmpty() ? "all namespaces" : "namespace " + namespace, error);
-      }
-    }));
+    informers.forEach(
+        (namespace, informer) ->
+            informer
+                .start()
+                .whenComplete(
+                    (ignored, error) -> {
+                      if (error != null && !closed) {
+                        log.error(
+                            "pod informer for {} failed to start; the transfer gate answers 503 until it does"
+                                + " (may the operator's service account list and watch pods?)",
+                            namespace.isEmpty() ? "all namespaces" : "namespace " + namespace,
+                            error);
+                      }
+                    }));
   }
 
   @Override
@@ -70,9 +93,12 @@ public final class PodsByNode implements PodSource, AutoCloseable {
 
   @Override
   public Optional<Pod> get(String namespace, String name) {
-    SharedIndexInformer<Pod> informer = informers.getOrDefault(ALL_NAMESPACES, informers.get(namespace));
-    return informer == null ? Optional.empty()
-        : Optional.ofNullable(informer.getStore().getByKey(Cache.namespaceKeyFunc(namespace, name)));
+    SharedIndexInformer<Pod> informer =
+        informers.getOrDefault(ALL_NAMESPACES, informers.get(namespace));
+    return informer == null
+        ? Optional.empty()
+        : Optional.ofNullable(
+            informer.getStore().getByKey(Cache.namespaceKeyFunc(namespace, name)));
   }
 
   @Override

@@ -10,16 +10,24 @@ import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernete
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 
 /**
- * The ImageCache's DaemonSet, applied with server-side apply and owned by the ImageCache (GC deletes it).
- * JOSDK builds it for {@link ImageCacheReconciler}'s workflow; the helper settings reach it through the
- * reconciliation's context ({@link #provide}).
+ * The ImageCache's DaemonSet, applied with server-side apply and owned by the ImageCache (GC
+ * deletes it). JOSDK builds it for {@link ImageCacheReconciler}'s workflow; the helper settings
+ * reach it through the reconciliation's context ({@link #provide}).
  */
-@KubernetesDependent(informer = @Informer(labelSelector = CacheDaemonSet.SELECTOR)) // only our own DaemonSets
+@KubernetesDependent(
+    informer = @Informer(labelSelector = CacheDaemonSet.SELECTOR)) // only our own DaemonSets
 public class CacheDaemonSet extends CRUDKubernetesDependentResource<DaemonSet, ImageCache> {
   /** The dependent's name, also its informer's. */
   static final String NAME = "daemonset-" + CacheDaemonSetModel.COMPONENT;
-  static final String SELECTOR = Labels.MANAGED_BY + "=" + Labels.MANAGED_BY_VALUE + ","
-      + Labels.COMPONENT + "=" + CacheDaemonSetModel.COMPONENT;
+
+  static final String SELECTOR =
+      Labels.MANAGED_BY
+          + "="
+          + Labels.MANAGED_BY_VALUE
+          + ","
+          + Labels.COMPONENT
+          + "="
+          + CacheDaemonSetModel.COMPONENT;
 
   public CacheDaemonSet() {
     super(DaemonSet.class);
@@ -32,7 +40,10 @@ public class CacheDaemonSet extends CRUDKubernetesDependentResource<DaemonSet, I
 
   @Override
   protected DaemonSet desired(ImageCache cache, Context<ImageCache> context) {
-    return CacheDaemonSetModel.desired(cache,
-        context.managedWorkflowAndDependentResourceContext().getMandatory(HelperSettings.class, HelperSettings.class));
+    return CacheDaemonSetModel.desired(
+        cache,
+        context
+            .managedWorkflowAndDependentResourceContext()
+            .getMandatory(HelperSettings.class, HelperSettings.class));
   }
 }

@@ -10,16 +10,17 @@ import java.util.Collection;
 import java.util.List;
 
 /**
- * warmstart_imagecache_nodes{namespace,name,state}: cache coverage per ImageCache. Rebuilt from
- * all cached ImageCaches on every reconciliation, so deleted caches drop out without a finalizer.
+ * warmstart_imagecache_nodes{namespace,name,state}: cache coverage per ImageCache. Rebuilt from all
+ * cached ImageCaches on every reconciliation, so deleted caches drop out without a finalizer.
  */
 public class CacheMetrics {
   private final MultiGauge nodes;
 
   public CacheMetrics(MeterRegistry registry) {
-    this.nodes = MultiGauge.builder("warmstart.imagecache.nodes")
-        .description("Nodes of an ImageCache's pool by state: desired, cached, pulling, failed")
-        .register(registry);
+    this.nodes =
+        MultiGauge.builder("warmstart.imagecache.nodes")
+            .description("Nodes of an ImageCache's pool by state: desired, cached, pulling, failed")
+            .register(registry);
   }
 
   public synchronized void publish(Collection<ImageCache> caches) {
@@ -29,7 +30,12 @@ public class CacheMetrics {
         continue;
       }
       NodeCounts n = cache.getStatus().getNodes();
-      Tags tags = Tags.of("namespace", cache.getMetadata().getNamespace(), "name", cache.getMetadata().getName());
+      Tags tags =
+          Tags.of(
+              "namespace",
+              cache.getMetadata().getNamespace(),
+              "name",
+              cache.getMetadata().getName());
       rows.add(MultiGauge.Row.of(tags.and("state", "desired"), n.getDesired()));
       rows.add(MultiGauge.Row.of(tags.and("state", "cached"), n.getCached()));
       rows.add(MultiGauge.Row.of(tags.and("state", "pulling"), n.getPulling()));

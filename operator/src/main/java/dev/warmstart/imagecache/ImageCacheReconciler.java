@@ -36,15 +36,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps an ImageCache's images on every node of its pool: applies the DaemonSet, then reports
- * where the images are from the DaemonSet's pods. Deleting the ImageCache garbage-collects the
- * DaemonSet (owner reference) and with it the pods.
+ * Keeps an ImageCache's images on every node of its pool: applies the DaemonSet, then reports where
+ * the images are from the DaemonSet's pods. Deleting the ImageCache garbage-collects the DaemonSet
+ * (owner reference) and with it the pods.
  *
  * <p>The DaemonSet is the workflow's one dependent, invoked from {@link #reconcile} as the endpoint
  * controller does, so that a failure reaches {@link #updateErrorStatus} as the API server gave it.
  */
 @ControllerConfiguration(name = ImageCacheReconciler.NAME)
-@Workflow(explicitInvocation = true, handleExceptionsInReconciler = true,
+@Workflow(
+    explicitInvocation = true,
+    handleExceptionsInReconciler = true,
     dependents = @Dependent(name = CacheDaemonSet.NAME, type = CacheDaemonSet.class))
 public class ImageCacheReconciler implements Reconciler<ImageCache> {
   public static final String NAME = "imagecache";
@@ -56,7 +58,8 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
   private final CacheMetrics metrics;
   private final Clock clock;
 
-  public ImageCacheReconciler(HelperSettings helpers, EventRecorder events, CacheMetrics metrics, Clock clock) {
+  public ImageCacheReconciler(
+      HelperSettings helpers, EventRecorder events, CacheMetrics metrics, Clock clock) {
     this.helpers = helpers;
     this.events = events;
     this.transitions = new Transitions(events);
@@ -66,35 +69,57 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
 
   /** The pods; the DaemonSet's informer comes from the workflow. */
   @Override
-  public List<EventSource<?, ImageCache>> prepareEventSources(EventSourceContext<ImageCache> context) {
-    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
-        .withName("imagecache-pods")
-        .withLabelSelector(CacheDaemonSet.SELECTOR)
-        .withNamespacesInheritedFromController()
-        .withSecondaryToPrimaryMapper(ImageCacheReconciler::ownerOfPod)
-        .build(), context));
+  public List<EventSource<?, ImageCache>> prepareEventSources(
+      EventSourceContext<ImageCache> context) {
+    return List.of(
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Pod.class, ImageCache.class)
+                .withName("imagecache-pods")
+                .withLabelSelector(CacheDaemonSet.SELECTOR)
+                .withNamespacesInheritedFromController()
+                .withSecondaryToPrimaryMapper(ImageCacheReconciler::ownerOfPod)
+                .build(),
+            context));
   }
 
-  /** Pods name their ImageCache in annotations: label values are too short for any name a user may choose. */
+  /**
+   * Pods name their ImageCache in annotations: label values are too short for any name a user may
+   * choose.
+   */
   static Set<ResourceID> ownerOfPod(Pod pod) {
     Map<String, String> annotations = pod.getMetadata().getAnnotations();
     if (annotations == null || annotations.get(Labels.IMAGE_CACHE_NAME) == null) {
       return Set.of();
     }
-    return Set.of(new ResourceID(annotations.get(Labels.IMAGE_CACHE_NAME),
-        annotations.getOrDefault(Labels.IMAGE_CACHE_NAMESPACE, pod.getMetadata().getNamespace())));
+    return Set.of(
+        new ResourceID(
+            annotations.get(Labels.IMAGE_CACHE_NAME),
+            annotations.getOrDefault(
+                Labels.IMAGE_CACHE_NAMESPACE, pod.getMetadata().getNamespace())));
   }
 
   @Override
-  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context) throws Exception {
+  public UpdateControl<ImageCache> reconcile(ImageCache cache, Context<ImageCache> context)
+      throws Exception {
     DaemonSet ds = apply(context);
-    List<String> missingSecrets = MissingSecrets.among(context.getClient(), cache.getMetadata().getNamespace(),
-        cache.getSpec().getImagePullSecrets().stream().map(LocalObjectReference::getName).toList());
+    List<String> missingSecrets =
+        MissingSecrets.among(
+            context.getClient(),
+            cache.getMetadata().getNamespace(),
+            cache.getSpec().getImagePullSecrets().stream()
+                .map(LocalObjectReference::getName)
+                .toList());
     ImageCacheStatus previous = cache.getStatus();
-    ImageCacheStatus status = CacheStatus.compute(cache, ds, context.getSecondaryResources(Pod.class), missingSecrets,
-        clock.instant());
+    ImageCacheStatus status =
+        CacheStatus.compute(
+            cache, ds, context.getSecondaryResources(Pod.class), missingSecrets, clock.instant());
     announceTransitions(cache, previous, status);
-    metrics.publish(context.getPrimaryCache().list().map(c -> sameObject(c, cache) ? withStatus(c, status) : c).toList());
+    metrics.publish(
+        context
+            .getPrimaryCache()
+            .list()
+            .map(c -> sameObject(c, cache) ? withStatus(c, status) : c)
+            .toList());
 
     UpdateControl<ImageCache> control = StatusPatch.ifChanged(cache, status, ImageCache::new);
     return missingSecrets.isEmpty() ? control : control.rescheduleAfter(MissingSecrets.RECHECK);
@@ -116,27 +141,44 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
    * that pod validation rejects): retrying cannot help, a spec change will trigger a new attempt.
    */
   @Override
-  public ErrorStatusUpdateControl<ImageCache> updateErrorStatus(ImageCache cache, Context<ImageCache> context,
-      Exception e) {
+  public ErrorStatusUpdateControl<ImageCache> updateErrorStatus(
+      ImageCache cache, Context<ImageCache> context, Exception e) {
     KubernetesClientException rejected = rejection(e);
     if (rejected == null) {
       return ErrorStatusUpdateControl.noStatusUpdate(); // transient: JOSDK retries with backoff
     }
-    String reason = rejected.getStatus() != null && rejected.getStatus().getMessage() != null
-        ? rejected.getStatus().getMessage() : rejected.getMessage();
-    String message = "the API server rejected the cache's DaemonSet: " + reason + ". Fix the ImageCache spec accordingly";
-    ImageCacheStatus status = cache.getStatus() == null ? new ImageCacheStatus() : cache.getStatus();
-    List<Condition> fresh = List.of(new Condition(CacheStatus.READY, Condition.FALSE, "InvalidSpec", message),
-        new Condition(CacheStatus.DEGRADED, Condition.TRUE, "InvalidSpec", message));
-    boolean announced = Conditions.find(status.getConditions(), CacheStatus.DEGRADED)
-        .map(c -> "InvalidSpec".equals(c.getReason()) && message.equals(c.getMessage())).orElse(false);
-    status.setConditions(Conditions.merge(status.getConditions(), fresh, cache.getMetadata().getGeneration(), clock.instant()));
+    String reason =
+        rejected.getStatus() != null && rejected.getStatus().getMessage() != null
+            ? rejected.getStatus().getMessage()
+            : rejected.getMessage();
+    String message =
+        "the API server rejected the cache's DaemonSet: "
+            + reason
+            + ". Fix the ImageCache spec accordingly";
+    ImageCacheStatus status =
+        cache.getStatus() == null ? new ImageCacheStatus() : cache.getStatus();
+    List<Condition> fresh =
+        List.of(
+            new Condition(CacheStatus.READY, Condition.FALSE, "InvalidSpec", message),
+            new Condition(CacheStatus.DEGRADED, Condition.TRUE, "InvalidSpec", message));
+    boolean announced =
+        Conditions.find(status.getConditions(), CacheStatus.DEGRADED)
+            .map(c -> "InvalidSpec".equals(c.getReason()) && message.equals(c.getMessage()))
+            .orElse(false);
+    status.setConditions(
+        Conditions.merge(
+            status.getConditions(), fresh, cache.getMetadata().getGeneration(), clock.instant()));
     status.setObservedGeneration(cache.getMetadata().getGeneration());
     if (!announced) {
-      log.warn("ImageCache {}/{}: {}", cache.getMetadata().getNamespace(), cache.getMetadata().getName(), message);
+      log.warn(
+          "ImageCache {}/{}: {}",
+          cache.getMetadata().getNamespace(),
+          cache.getMetadata().getName(),
+          message);
       events.warning(cache, "InvalidSpec", "Cache", message);
     }
-    return ErrorStatusUpdateControl.patchStatus(StatusPatch.of(cache, status, ImageCache::new)).withNoRetry();
+    return ErrorStatusUpdateControl.patchStatus(StatusPatch.of(cache, status, ImageCache::new))
+        .withNoRetry();
   }
 
   private static KubernetesClientException rejection(Throwable e) {
@@ -148,13 +190,20 @@ public class ImageCacheReconciler implements Reconciler<ImageCache> {
     return null;
   }
 
-  private void announceTransitions(ImageCache cache, ImageCacheStatus previous, ImageCacheStatus now) {
+  private void announceTransitions(
+      ImageCache cache, ImageCacheStatus previous, ImageCacheStatus now) {
     var before = previous == null ? null : previous.getConditions();
-    transitions.announce(cache, before, now.getConditions(), "Cache", "Cached", Condition::getMessage);
+    transitions.announce(
+        cache, before, now.getConditions(), "Cache", "Cached", Condition::getMessage);
     if (Transitions.readyBecame(before, now.getConditions(), "NoMatchingNodes")) {
-      log.info("ImageCache {}/{}: no node matches; the cache stays empty until one does",
-          cache.getMetadata().getNamespace(), cache.getMetadata().getName());
-      events.warning(cache, "NoMatchingNodes", "Cache",
+      log.info(
+          "ImageCache {}/{}: no node matches; the cache stays empty until one does",
+          cache.getMetadata().getNamespace(),
+          cache.getMetadata().getName());
+      events.warning(
+          cache,
+          "NoMatchingNodes",
+          "Cache",
           Conditions.find(now.getConditions(), CacheStatus.READY).orElseThrow().getMessage());
     }
   }

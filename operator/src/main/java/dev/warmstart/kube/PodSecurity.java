@@ -6,12 +6,13 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 
 /**
- * The one place that says how locked down the operator's pods run: Kubernetes' "restricted" pod security
- * standard, with the few exceptions a pod needs said where they are made.
+ * The one place that says how locked down the operator's pods run: Kubernetes' "restricted" pod
+ * security standard, with the few exceptions a pod needs said where they are made.
  *
- * <p>Who runs as {@link HelperContract#HELPER_UID} differs by pod: an ImageCache pod runs only the helpers
- * and pause, so its whole pod does ({@link #helperPod()}); a serving pod also runs a serving image that may
- * need its own user, so there each helper container says so itself ({@link #helper()}).
+ * <p>Who runs as {@link HelperContract#HELPER_UID} differs by pod: an ImageCache pod runs only the
+ * helpers and pause, so its whole pod does ({@link #helperPod()}); a serving pod also runs a
+ * serving image that may need its own user, so there each helper container says so itself ({@link
+ * #helper()}).
  */
 public final class PodSecurity {
   private PodSecurity() {}
@@ -19,7 +20,9 @@ public final class PodSecurity {
   /** The pod: the runtime's default seccomp profile; users are set per container. */
   public static PodSecurityContext pod() {
     return new PodSecurityContextBuilder()
-        .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+        .withNewSeccompProfile()
+        .withType("RuntimeDefault")
+        .endSeccompProfile()
         .build();
   }
 
@@ -32,16 +35,24 @@ public final class PodSecurity {
         .build();
   }
 
-  /** Nothing but the right to run: no privilege escalation, no capability, a read-only root filesystem. */
+  /**
+   * Nothing but the right to run: no privilege escalation, no capability, a read-only root
+   * filesystem.
+   */
   public static SecurityContext restricted() {
     return new SecurityContextBuilder()
         .withAllowPrivilegeEscalation(false)
         .withReadOnlyRootFilesystem(true)
-        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .withNewCapabilities()
+        .withDrop("ALL")
+        .endCapabilities()
         .build();
   }
 
-  /** {@link #restricted()}, as {@link HelperContract#HELPER_UID}: for a container in a pod of mixed users. */
+  /**
+   * {@link #restricted()}, as {@link HelperContract#HELPER_UID}: for a container in a pod of mixed
+   * users.
+   */
   public static SecurityContext helper() {
     return new SecurityContextBuilder(restricted())
         .withRunAsNonRoot(true)
@@ -51,8 +62,8 @@ public final class PodSecurity {
   }
 
   /**
-   * {@link #helper()} but as root, still without any capability (no DAC override): for fetch-model writing
-   * into the node cache, a hostPath the kubelet creates owned by root with mode 0755.
+   * {@link #helper()} but as root, still without any capability (no DAC override): for fetch-model
+   * writing into the node cache, a hostPath the kubelet creates owned by root with mode 0755.
    */
   public static SecurityContext rootWithoutCapabilities() {
     return new SecurityContextBuilder(helper())
@@ -63,13 +74,15 @@ public final class PodSecurity {
   }
 
   /**
-   * A serving image's container: serving images commonly run as root and write to their filesystem, so keep
-   * their user and a writable root; take away everything else.
+   * A serving image's container: serving images commonly run as root and write to their filesystem,
+   * so keep their user and a writable root; take away everything else.
    */
   public static SecurityContext servingImage() {
     return new SecurityContextBuilder()
         .withAllowPrivilegeEscalation(false)
-        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .withNewCapabilities()
+        .withDrop("ALL")
+        .endCapabilities()
         .build();
   }
 }

@@ -10,10 +10,16 @@ import java.util.Optional;
 public final class PodStatuses {
   private PodStatuses() {}
 
-  /** The pod's condition of {@code type} (Ready, ContainersReady, PodScheduled...), if the kubelet reported it. */
+  /**
+   * The pod's condition of {@code type} (Ready, ContainersReady, PodScheduled...), if the kubelet
+   * reported it.
+   */
   public static Optional<PodCondition> condition(Pod pod, String type) {
-    return pod.getStatus() == null || pod.getStatus().getConditions() == null ? Optional.empty()
-        : pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+    return pod.getStatus() == null || pod.getStatus().getConditions() == null
+        ? Optional.empty()
+        : pod.getStatus().getConditions().stream()
+            .filter(c -> type.equals(c.getType()))
+            .findFirst();
   }
 
   public static boolean isTrue(Pod pod, String type) {
@@ -43,17 +49,21 @@ public final class PodStatuses {
 
   /** The init containers' statuses, empty before the kubelet reported any. */
   public static List<ContainerStatus> initContainers(Pod pod) {
-    return pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null ? List.of()
+    return pod.getStatus() == null || pod.getStatus().getInitContainerStatuses() == null
+        ? List.of()
         : pod.getStatus().getInitContainerStatuses();
   }
 
   public static Optional<ContainerStatus> named(List<ContainerStatus> statuses, String name) {
-    return statuses == null ? Optional.empty() : statuses.stream().filter(s -> name.equals(s.getName())).findFirst();
+    return statuses == null
+        ? Optional.empty()
+        : statuses.stream().filter(s -> name.equals(s.getName())).findFirst();
   }
 
   /** Why the container waits (ImagePullBackOff, CrashLoopBackOff...), or null when it does not. */
   public static String waitingReason(ContainerStatus status) {
-    return status.getState() == null || status.getState().getWaiting() == null ? null
+    return status.getState() == null || status.getState().getWaiting() == null
+        ? null
         : status.getState().getWaiting().getReason();
   }
 }

@@ -10,12 +10,12 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
- * What a controller remembers of each of its resources between reconciliations, by {@link ResourceID}.
- * A resource deleted and created again under its name (another UID) starts afresh; {@link #retainOnly}
- * forgets those that are gone, so no finalizer is needed for it.
+ * What a controller remembers of each of its resources between reconciliations, by {@link
+ * ResourceID}. A resource deleted and created again under its name (another UID) starts afresh;
+ * {@link #retainOnly} forgets those that are gone, so no finalizer is needed for it.
  *
- * @param <S> the state kept per resource, edited by that resource's reconciliations only (JOSDK never
- *     runs two of them at once)
+ * @param <S> the state kept per resource, edited by that resource's reconciliations only (JOSDK
+ *     never runs two of them at once)
  */
 public final class ResourceMemory<S> {
   private record Entry<S>(String uid, S state) {}
@@ -27,11 +27,19 @@ public final class ResourceMemory<S> {
     this.fresh = fresh;
   }
 
-  /** The state remembered for {@code resource}: a fresh one the first time and after it was recreated. */
+  /**
+   * The state remembered for {@code resource}: a fresh one the first time and after it was
+   * recreated.
+   */
   public S of(HasMetadata resource) {
     String uid = resource.getMetadata().getUid();
-    return entries.compute(ResourceID.fromResource(resource),
-        (id, known) -> known != null && Objects.equals(known.uid(), uid) ? known : new Entry<>(uid, fresh.get()))
+    return entries
+        .compute(
+            ResourceID.fromResource(resource),
+            (id, known) ->
+                known != null && Objects.equals(known.uid(), uid)
+                    ? known
+                    : new Entry<>(uid, fresh.get()))
         .state();
   }
 

@@ -14,17 +14,40 @@ import java.util.function.BooleanSupplier;
 public final class HttpEndpoints implements AutoCloseable {
   private final HttpServer server;
 
-  public HttpEndpoints(InetSocketAddress address, PrometheusMeterRegistry registry, BooleanSupplier live,
-      BooleanSupplier ready) throws IOException {
+  public HttpEndpoints(
+      InetSocketAddress address,
+      PrometheusMeterRegistry registry,
+      BooleanSupplier live,
+      BooleanSupplier ready)
+      throws IOException {
     server = HttpServer.create(address, 0);
-    server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape()));
-    server.createContext("/healthz", ex -> respond(ex, live.getAsBoolean() ? 200 : 503, "text/plain", live.getAsBoolean() ? "ok\n" : "unhealthy\n"));
-    server.createContext("/readyz", ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, "text/plain", ready.getAsBoolean() ? "ok\n" : "not ready\n"));
-    server.setExecutor(Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "http-endpoints");
-      t.setDaemon(true);
-      return t;
-    }));
+    server.createContext(
+        "/metrics",
+        ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape()));
+    server.createContext(
+        "/healthz",
+        ex ->
+            respond(
+                ex,
+                live.getAsBoolean() ? 200 : 503,
+                "text/plain",
+                live.getAsBoolean() ? "ok\n" : "unhealthy\n"));
+    server.createContext(
+        "/readyz",
+        ex ->
+            respond(
+                ex,
+                ready.getAsBoolean() ? 200 : 503,
+                "text/plain",
+                ready.getAsBoolean() ? "ok\n" : "not ready\n"));
+    server.setExecutor(
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "http-endpoints");
+              t.setDaemon(true);
+              return t;
+            }));
     server.start();
   }
 
@@ -32,7 +55,8 @@ public final class HttpEndpoints implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void respond(HttpExchange exchange, int code, String contentType, String body) throws IOException {
+  private static void respond(HttpExchange exchange, int code, String contentType, String body)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.sendResponseHeaders(code, bytes.length);

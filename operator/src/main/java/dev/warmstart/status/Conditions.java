@@ -16,22 +16,28 @@ public final class Conditions {
    * Each condition in {@code fresh}, with lastTransitionTime kept from {@code previous} when its
    * status did not change (so the time says when the state began, not when we last looked).
    */
-  public static List<Condition> merge(List<Condition> previous, List<Condition> fresh, long generation, Instant now) {
+  public static List<Condition> merge(
+      List<Condition> previous, List<Condition> fresh, long generation, Instant now) {
     List<Condition> out = new ArrayList<>();
     for (Condition c : fresh) {
       Condition copy = new Condition(c.getType(), c.getStatus(), c.getReason(), c.getMessage());
       copy.setObservedGeneration(generation);
-      copy.setLastTransitionTime(find(previous, c.getType())
-          .filter(old -> Objects.equals(old.getStatus(), c.getStatus()) && old.getLastTransitionTime() != null)
-          .map(Condition::getLastTransitionTime)
-          .orElse(now.truncatedTo(ChronoUnit.SECONDS).toString()));
+      copy.setLastTransitionTime(
+          find(previous, c.getType())
+              .filter(
+                  old ->
+                      Objects.equals(old.getStatus(), c.getStatus())
+                          && old.getLastTransitionTime() != null)
+              .map(Condition::getLastTransitionTime)
+              .orElse(now.truncatedTo(ChronoUnit.SECONDS).toString()));
       out.add(copy);
     }
     return out;
   }
 
   public static Optional<Condition> find(List<Condition> conditions, String type) {
-    return conditions == null ? Optional.empty()
+    return conditions == null
+        ? Optional.empty()
         : conditions.stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 

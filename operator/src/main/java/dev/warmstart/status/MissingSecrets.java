@@ -17,11 +17,14 @@ public final class MissingSecrets {
   private MissingSecrets() {}
 
   /** Those of {@code names} that do not exist in {@code namespace}, in order. */
-  public static List<String> among(KubernetesClient client, String namespace, Collection<String> names) {
+  public static List<String> among(
+      KubernetesClient client, String namespace, Collection<String> names) {
     return names.stream()
         .filter(Objects::nonNull)
         .filter(name -> !name.isBlank())
-        .filter(name -> client.resources(Secret.class).inNamespace(namespace).withName(name).get() == null)
+        .filter(
+            name ->
+                client.resources(Secret.class).inNamespace(namespace).withName(name).get() == null)
         .toList();
   }
 }

@@ -28,16 +28,27 @@ public final class Transitions {
    * @param readyReason the Normal event's reason when Ready turns true
    * @param readyNote its note, from the Ready condition
    */
-  public void announce(HasMetadata object, List<Condition> before, List<Condition> now, String action,
-      String readyReason, Function<Condition, String> readyNote) {
-    String id = object.getKind() + " " + object.getMetadata().getNamespace() + "/" + object.getMetadata().getName();
+  public void announce(
+      HasMetadata object,
+      List<Condition> before,
+      List<Condition> now,
+      String action,
+      String readyReason,
+      Function<Condition, String> readyNote) {
+    String id =
+        object.getKind()
+            + " "
+            + object.getMetadata().getNamespace()
+            + "/"
+            + object.getMetadata().getName();
     Condition ready = Conditions.find(now, READY).orElseThrow();
     if (ready.isTrue() && !Conditions.isTrue(before, READY)) {
       log.info("{} ready: {}", id, ready.getMessage());
       events.normal(object, readyReason, action, readyNote.apply(ready));
     }
     Condition degraded = Conditions.find(now, DEGRADED).orElseThrow();
-    String previousReason = Conditions.find(before, DEGRADED).map(Condition::getReason).orElse(null);
+    String previousReason =
+        Conditions.find(before, DEGRADED).map(Condition::getReason).orElse(null);
     if (degraded.isTrue() && !degraded.getReason().equals(previousReason)) {
       log.warn("{} degraded: {}", id, degraded.getMessage());
       events.warning(object, degraded.getReason(), action, degraded.getMessage());

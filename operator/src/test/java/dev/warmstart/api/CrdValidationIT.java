@@ -65,13 +65,33 @@ class CrdValidationIT {
   static Stream<Arguments> badImageCaches() {
     return Stream.of(
         Arguments.of("no images field", "nodeSelector: {a: b}", "spec.images: Required value"),
-        Arguments.of("empty image list", "images: []", "spec.images: Invalid value: 0: spec.images in body should have at least 1 items"),
-        Arguments.of("uppercase repository", "images: [vLLM/Server:latest]", "each image must be a valid image reference"),
-        Arguments.of("empty tag", "images: ['vllm/vllm-openai:']", "each image must be a valid image reference"),
-        Arguments.of("short digest", "images: ['vllm/vllm-openai@sha256:abc']", "each image must be a valid image reference"),
-        Arguments.of("space in reference", "images: ['vllm/vllm openai']", "each image must be a valid image reference"),
-        Arguments.of("duplicate image", "images: [ubuntu:24.04, busybox, ubuntu:24.04]", "images must not repeat: list each image once"),
-        Arguments.of("too many images", "images: [" + String.join(",", java.util.Collections.nCopies(33, "x")) + "]",
+        Arguments.of(
+            "empty image list",
+            "images: []",
+            "spec.images: Invalid value: 0: spec.images in body should have at least 1 items"),
+        Arguments.of(
+            "uppercase repository",
+            "images: [vLLM/Server:latest]",
+            "each image must be a valid image reference"),
+        Arguments.of(
+            "empty tag",
+            "images: ['vllm/vllm-openai:']",
+            "each image must be a valid image reference"),
+        Arguments.of(
+            "short digest",
+            "images: ['vllm/vllm-openai@sha256:abc']",
+            "each image must be a valid image reference"),
+        Arguments.of(
+            "space in reference",
+            "images: ['vllm/vllm openai']",
+            "each image must be a valid image reference"),
+        Arguments.of(
+            "duplicate image",
+            "images: [ubuntu:24.04, busybox, ubuntu:24.04]",
+            "images must not repeat: list each image once"),
+        Arguments.of(
+            "too many images",
+            "images: [" + String.join(",", java.util.Collections.nCopies(33, "x")) + "]",
             "must have at most 32 items"));
   }
 
@@ -83,34 +103,68 @@ class CrdValidationIT {
 
   @Test
   void imageCacheWithDigestAndRegistryPortAccepted() {
-    create("ImageCache", "images: ['localhost:5000/team/server:v1', 'team/lmi@" + SHA + "', 'repo:tag@" + SHA + "']");
+    create(
+        "ImageCache",
+        "images: ['localhost:5000/team/server:v1', 'team/lmi@"
+            + SHA
+            + "', 'repo:tag@"
+            + SHA
+            + "']");
   }
 
   static Stream<Arguments> badEndpoints() {
     String base = "image: vllm/vllm-openai:v0.11.0\n  ";
     return Stream.of(
         Arguments.of("no image", "port: 8000", "spec.image: Required value"),
-        Arguments.of("malformed image", "image: 'Not An Image'", "image must be a valid image reference"),
+        Arguments.of(
+            "malformed image", "image: 'Not An Image'", "image must be a valid image reference"),
         Arguments.of("port out of range", base + "port: 70000", "spec.port: Invalid value: 70000"),
-        Arguments.of("negative replicas", base + "replicas: -1", "spec.replicas: Invalid value: -1"),
-        Arguments.of("unsupported model scheme", base + "model: {uri: 'gs://bucket/model/'}",
+        Arguments.of(
+            "negative replicas", base + "replicas: -1", "spec.replicas: Invalid value: -1"),
+        Arguments.of(
+            "unsupported model scheme",
+            base + "model: {uri: 'gs://bucket/model/'}",
             "model.uri must start with s3://, https:// or hf://"),
-        Arguments.of("bad bucket", base + "model: {uri: 's3://B/model/'}", "an s3:// URI needs a valid bucket name"),
-        Arguments.of("bad hf uri", base + "model: {uri: 'hf://just-a-name'}", "an hf:// URI names a Hub repository"),
-        Arguments.of("relative model path", base + "model: {uri: 's3://models/x/', path: models}", "spec.model.path"),
-        Arguments.of("min above max", base + "autoscaling: {minReplicas: 5, maxReplicas: 2, metrics: [" + podsMetric() + "]}",
+        Arguments.of(
+            "bad bucket",
+            base + "model: {uri: 's3://B/model/'}",
+            "an s3:// URI needs a valid bucket name"),
+        Arguments.of(
+            "bad hf uri",
+            base + "model: {uri: 'hf://just-a-name'}",
+            "an hf:// URI names a Hub repository"),
+        Arguments.of(
+            "relative model path",
+            base + "model: {uri: 's3://models/x/', path: models}",
+            "spec.model.path"),
+        Arguments.of(
+            "min above max",
+            base + "autoscaling: {minReplicas: 5, maxReplicas: 2, metrics: [" + podsMetric() + "]}",
             "minReplicas must not exceed maxReplicas"),
-        Arguments.of("no metrics", base + "autoscaling: {maxReplicas: 2, metrics: []}", "should have at least 1 items"),
-        Arguments.of("metric type without its source", base
-            + "autoscaling: {maxReplicas: 2, metrics: [{type: Prometheus, pods: {name: x, target: {type: Value, value: '1'}}}]}",
+        Arguments.of(
+            "no metrics",
+            base + "autoscaling: {maxReplicas: 2, metrics: []}",
+            "should have at least 1 items"),
+        Arguments.of(
+            "metric type without its source",
+            base
+                + "autoscaling: {maxReplicas: 2, metrics: [{type: Prometheus, pods: {name: x, target: {type: Value, value: '1'}}}]}",
             "set exactly the field named by type"),
-        Arguments.of("target type without value", base
-            + "autoscaling: {maxReplicas: 2, metrics: [{type: Pods, pods: {name: x, target: {type: AverageValue, value: '1'}}}]}",
+        Arguments.of(
+            "target type without value",
+            base
+                + "autoscaling: {maxReplicas: 2, metrics: [{type: Pods, pods: {name: x, target: {type: AverageValue, value: '1'}}}]}",
             "set averageValue for type AverageValue"),
-        Arguments.of("warm pool without the node cache", base + "model: {uri: 's3://models/x/'}\n  warmPool: {replicas: 1}",
+        Arguments.of(
+            "warm pool without the node cache",
+            base + "model: {uri: 's3://models/x/'}\n  warmPool: {replicas: 1}",
             "warmPool needs model.nodeCache.enabled: true"),
-        Arguments.of("negative warm pool", base + "warmPool: {replicas: -1}", "spec.warmPool.replicas"),
-        Arguments.of("bad gate timeout", base + "imageCache: {gateTimeout: ten minutes}", "spec.imageCache.gateTimeout"));
+        Arguments.of(
+            "negative warm pool", base + "warmPool: {replicas: -1}", "spec.warmPool.replicas"),
+        Arguments.of(
+            "bad gate timeout",
+            base + "imageCache: {gateTimeout: ten minutes}",
+            "spec.imageCache.gateTimeout"));
   }
 
   private static String podsMetric() {
@@ -125,8 +179,10 @@ class CrdValidationIT {
 
   @Test
   void endpointDefaultsAreFilledIn() {
-    GenericKubernetesResource ie = create("InferenceEndpoint",
-        "image: vllm/vllm-openai:v0.11.0\n  model: {uri: 'hf://Qwen/Qwen3-8B@main'}\n  imageCache: {}");
+    GenericKubernetesResource ie =
+        create(
+            "InferenceEndpoint",
+            "image: vllm/vllm-openai:v0.11.0\n  model: {uri: 'hf://Qwen/Qwen3-8B@main'}\n  imageCache: {}");
     assertEquals(8000, ((Number) ie.get("spec", "port")).intValue());
     assertEquals("/health", ie.get("spec", "healthPath"));
     assertEquals(true, ie.get("spec", "imageCache", "enabled"));
@@ -136,9 +192,13 @@ class CrdValidationIT {
 
   @Test
   void scaleSubresourceDrivesSpecReplicas() {
-    GenericKubernetesResource ie = create("InferenceEndpoint", "image: vllm/vllm-openai:v0.11.0\n  replicas: 1");
-    var resource = client.genericKubernetesResources("warmstart.dev/v1alpha1", "InferenceEndpoint")
-        .inNamespace(ns).withName(ie.getMetadata().getName());
+    GenericKubernetesResource ie =
+        create("InferenceEndpoint", "image: vllm/vllm-openai:v0.11.0\n  replicas: 1");
+    var resource =
+        client
+            .genericKubernetesResources("warmstart.dev/v1alpha1", "InferenceEndpoint")
+            .inNamespace(ns)
+            .withName(ie.getMetadata().getName());
     resource.scale(3);
     assertEquals(3, ((Number) resource.get().get("spec", "replicas")).intValue());
   }
@@ -147,10 +207,22 @@ class CrdValidationIT {
   void kubectlExplainReadsLikeDocumentation() throws Exception {
     Path kubeconfig = Files.createTempFile("kubeconfig", ".yaml");
     Files.writeString(kubeconfig, KubeApi.kubeconfigYaml());
-    Path kubectl = Path.of(System.getProperty("user.home"), ".kubeapitest", "k8s",
-        System.getProperty("kube.version", "1.34.4") + "-linux-amd64", "kubectl");
-    Process p = new ProcessBuilder(kubectl.toString(), "--kubeconfig", kubeconfig.toString(), "explain", "imagecache.spec")
-        .redirectErrorStream(true).start();
+    Path kubectl =
+        Path.of(
+            System.getProperty("user.home"),
+            ".kubeapitest",
+            "k8s",
+            System.getProperty("kube.version", "1.34.4") + "-linux-amd64",
+            "kubectl");
+    Process p =
+        new ProcessBuilder(
+                kubectl.toString(),
+                "--kubeconfig",
+                kubeconfig.toString(),
+                "explain",
+                "imagecache.spec")
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);
@@ -160,16 +232,29 @@ class CrdValidationIT {
   }
 
   private static GenericKubernetesResource create(String kind, String spec) {
-    String yaml = "apiVersion: warmstart.dev/v1alpha1\nkind: " + kind + "\nmetadata:\n  generateName: t-\n  namespace: " + ns
-        + "\nspec:\n  " + spec + "\n";
-    GenericKubernetesResource resource = client.getKubernetesSerialization()
-        .unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), GenericKubernetesResource.class);
+    String yaml =
+        "apiVersion: warmstart.dev/v1alpha1\nkind: "
+            + kind
+            + "\nmetadata:\n  generateName: t-\n  namespace: "
+            + ns
+            + "\nspec:\n  "
+            + spec
+            + "\n";
+    GenericKubernetesResource resource =
+        client
+            .getKubernetesSerialization()
+            .unmarshal(
+                new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)),
+                GenericKubernetesResource.class);
     return client.resource(resource).create();
   }
 
   private static void assertRejected(String kind, String spec, String expectedMessage) {
-    KubernetesClientException e = assertThrows(KubernetesClientException.class, () -> create(kind, spec));
+    KubernetesClientException e =
+        assertThrows(KubernetesClientException.class, () -> create(kind, spec));
     assertEquals(422, e.getCode(), e.getMessage());
-    assertTrue(e.getMessage().contains(expectedMessage), "expected '" + expectedMessage + "' in: " + e.getMessage());
+    assertTrue(
+        e.getMessage().contains(expectedMessage),
+        "expected '" + expectedMessage + "' in: " + e.getMessage());
   }
 }

@@ -31,14 +31,16 @@ class DurationsTest {
   @MethodSource("valid")
   void parsesGoDurations(String text, Duration expected) {
     assertEquals(expected, Durations.parse(text));
-    assertTrue(text.matches(Durations.PATTERN), "the CRD pattern must accept what parse accepts: " + text);
+    assertTrue(
+        text.matches(Durations.PATTERN), "the CRD pattern must accept what parse accepts: " + text);
   }
 
   @ParameterizedTest
   @NullSource
   @ValueSource(strings = {"10", "1d", "", "1.5h", "-1s", " 10m", "10m ", "10M", "m", "1h 30m"})
   void rejectsWithClearMessage(String text) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Durations.parse(text));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Durations.parse(text));
     assertTrue(e.getMessage().contains("'" + text + "'"), e.getMessage());
     assertTrue(e.getMessage().contains("10m"), "message should show an example: " + e.getMessage());
     if (text != null) {

@@ -16,8 +16,13 @@ class ArrivalsTest {
   private static final Instant T0 = Instant.parse("2026-01-01T10:00:00Z");
 
   static Pod starting(String name, String warmNode, long createdAt) {
-    return new PodBuilder().withNewMetadata().withName(name).withCreationTimestamp(T0.plusSeconds(createdAt).toString())
-        .withAnnotations(warmNode == null ? Map.of() : Map.of(Labels.WARM_NODE, warmNode)).endMetadata().build();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withCreationTimestamp(T0.plusSeconds(createdAt).toString())
+        .withAnnotations(warmNode == null ? Map.of() : Map.of(Labels.WARM_NODE, warmNode))
+        .endMetadata()
+        .build();
   }
 
   static Phases start(String placement, String total) {
@@ -30,15 +35,25 @@ class ArrivalsTest {
   @Test
   void warmArrivalsAreExpectedAfterTheMedianWarmStartColdOnesAfterTheColdOne() {
     ColdStart history = new ColdStart();
-    history.setRecent(List.of(start("Warm", "20s"), start("Cold", "4m"), start("Warm", "30s"), start("Cold", "5m"),
-        start("Warm", "40s")));
-    Arrivals a = Arrivals.of(List.of(starting("w", "gpu-1", 0), starting("c1", "", 0), starting("c2", null, 10)), history);
+    history.setRecent(
+        List.of(
+            start("Warm", "20s"),
+            start("Cold", "4m"),
+            start("Warm", "30s"),
+            start("Cold", "5m"),
+            start("Warm", "40s")));
+    Arrivals a =
+        Arrivals.of(
+            List.of(starting("w", "gpu-1", 0), starting("c1", "", 0), starting("c2", null, 10)),
+            history);
 
     assertEquals(1, a.warm());
     assertEquals(2, a.cold());
     assertEquals(T0.plusSeconds(30), a.warmReadyAt().orElseThrow());
-    assertEquals(T0.plusSeconds(240), a.coldReadyAt().orElseThrow(), "the earlier of the two cold ones");
-    assertEquals("1 warm (ready in ~20s), 2 cold (ready in ~3m50s)", a.describe(T0.plusSeconds(10)));
+    assertEquals(
+        T0.plusSeconds(240), a.coldReadyAt().orElseThrow(), "the earlier of the two cold ones");
+    assertEquals(
+        "1 warm (ready in ~20s), 2 cold (ready in ~3m50s)", a.describe(T0.plusSeconds(10)));
   }
 
   @Test

@@ -4,15 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.warmstart.api.v1alpha1.Autoscaling;
-import io.fabric8.kubernetes.api.model.FieldsV1;
-import io.fabric8.kubernetes.api.model.ManagedFieldsEntryBuilder;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import com.sun.net.httpserver.HttpServer;
+import dev.warmstart.api.v1alpha1.Autoscaling;
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.api.v1alpha1.InferenceEndpointSpec;
+import io.fabric8.kubernetes.api.model.FieldsV1;
+import io.fabric8.kubernetes.api.model.ManagedFieldsEntryBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -29,19 +29,36 @@ class AutoscalerTest {
   private static Deployment managedBy(String manager, String operation, Map<String, Object> spec) {
     FieldsV1 fields = new FieldsV1();
     fields.setAdditionalProperty("f:spec", spec);
-    return new DeploymentBuilder().withNewMetadata().withName("d")
-        .addToManagedFields(new ManagedFieldsEntryBuilder().withManager(manager).withOperation(operation)
-            .withFieldsV1(fields).build())
-        .endMetadata().build();
+    return new DeploymentBuilder()
+        .withNewMetadata()
+        .withName("d")
+        .addToManagedFields(
+            new ManagedFieldsEntryBuilder()
+                .withManager(manager)
+                .withOperation(operation)
+                .withFieldsV1(fields)
+                .build())
+        .endMetadata()
+        .build();
   }
 
   @Test
   void ownsReplicasOnlyWhenItsApplyHoldsTheField() {
-    assertTrue(Autoscaler.ownsReplicas(managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:replicas", Map.of()))));
-    assertFalse(Autoscaler.ownsReplicas(managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:template", Map.of()))));
-    assertFalse(Autoscaler.ownsReplicas(managedBy("inferenceendpoint", "Apply", Map.of("f:replicas", Map.of()))));
-    assertFalse(Autoscaler.ownsReplicas(managedBy(Autoscaler.FIELD_MANAGER, "Update", Map.of("f:replicas", Map.of()))));
-    assertFalse(Autoscaler.ownsReplicas(new DeploymentBuilder().withNewMetadata().withName("d").endMetadata().build()));
+    assertTrue(
+        Autoscaler.ownsReplicas(
+            managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:replicas", Map.of()))));
+    assertFalse(
+        Autoscaler.ownsReplicas(
+            managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:template", Map.of()))));
+    assertFalse(
+        Autoscaler.ownsReplicas(
+            managedBy("inferenceendpoint", "Apply", Map.of("f:replicas", Map.of()))));
+    assertFalse(
+        Autoscaler.ownsReplicas(
+            managedBy(Autoscaler.FIELD_MANAGER, "Update", Map.of("f:replicas", Map.of()))));
+    assertFalse(
+        Autoscaler.ownsReplicas(
+            new DeploymentBuilder().withNewMetadata().withName("d").endMetadata().build()));
   }
 
   @Test
@@ -58,37 +75,59 @@ class AutoscalerTest {
   private static final class ManualClock extends Clock {
     Instant now = Instant.parse("2026-11-27T12:00:00Z");
 
-    @Override public ZoneOffset getZone() { return ZoneOffset.UTC; }
-    @Override public Clock withZone(java.time.ZoneId zone) { return this; }
-    @Override public Instant instant() { return now; }
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
   }
 
   @Test
   void forgetsEndpointsThatHaveNoRoundForAnHour() throws Exception {
     HttpServer prometheus = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    prometheus.createContext("/api/v1/query", ex -> {
-      byte[] body = "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"4\"]}}"
-          .getBytes(StandardCharsets.UTF_8);
-      ex.sendResponseHeaders(200, body.length);
-      try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
-      }
-    });
+    prometheus.createContext(
+        "/api/v1/query",
+        ex -> {
+          byte[] body =
+              "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"4\"]}}"
+                  .getBytes(StandardCharsets.UTF_8);
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+          }
+        });
     prometheus.start();
     try {
       ManualClock clock = new ManualClock();
       AutoscaleMetrics metrics = new AutoscaleMetrics(new SimpleMeterRegistry());
       // No API calls happen: the count stays at 1 and the Deployment shows the field as ours.
-      Autoscaler autoscaler = new Autoscaler(null, new MetricReader(null, clock, Duration.ofSeconds(1), metrics),
-          null, metrics, clock);
-      Deployment deployment = managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:replicas", Map.of()));
+      Autoscaler autoscaler =
+          new Autoscaler(
+              null,
+              new MetricReader(null, clock, Duration.ofSeconds(1), metrics),
+              null,
+              metrics,
+              clock);
+      Deployment deployment =
+          managedBy(Autoscaler.FIELD_MANAGER, "Apply", Map.of("f:replicas", Map.of()));
       deployment.setSpec(new io.fabric8.kubernetes.api.model.apps.DeploymentSpec());
       deployment.getSpec().setReplicas(1);
       deployment.getMetadata().setUid("d-uid");
 
       autoscaler.run(endpoint("a", prometheus.getAddress().getPort()), deployment, List.of(), 8000);
       clock.now = clock.now.plus(Duration.ofMinutes(59));
-      Autoscaler.Outcome b = autoscaler.run(endpoint("b", prometheus.getAddress().getPort()), deployment, List.of(), 8000);
+      Autoscaler.Outcome b =
+          autoscaler.run(
+              endpoint("b", prometheus.getAddress().getPort()), deployment, List.of(), 8000);
       assertEquals(1, b.desiredReplicas());
       assertEquals(2, autoscaler.remembered());
       clock.now = clock.now.plus(Duration.ofMinutes(2));

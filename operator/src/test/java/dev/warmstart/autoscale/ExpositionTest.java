@@ -29,33 +29,64 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class ExpositionTest {
   private static final String WAITING = "vllm:num_requests_waiting";
+
   /** A label value with every character the formats escape. */
   private static final String NASTY = "a \"quoted\" back\\slash\nnew line, {braces}=";
 
-  /** Golden input from the Prometheus Java client's own registry and writers, not from our hands. */
+  /**
+   * Golden input from the Prometheus Java client's own registry and writers, not from our hands.
+   */
   private static PrometheusRegistry registry() {
     PrometheusRegistry registry = new PrometheusRegistry();
-    Gauge waiting = Gauge.builder().name(WAITING).help("Requests waiting").labelNames("engine", "model_name")
-        .withoutExemplars().register(registry);
+    Gauge waiting =
+        Gauge.builder()
+            .name(WAITING)
+            .help("Requests waiting")
+            .labelNames("engine", "model_name")
+            .withoutExemplars()
+            .register(registry);
     waiting.labelValues("0", "qwen3-8b").set(9);
     waiting.labelValues("1", NASTY).set(2.5);
-    Gauge kv = Gauge.builder().name("vllm:kv_cache_usage_perc").help("KV \\ cache\nusage").withoutExemplars().register(registry);
+    Gauge kv =
+        Gauge.builder()
+            .name("vllm:kv_cache_usage_perc")
+            .help("KV \\ cache\nusage")
+            .withoutExemplars()
+            .register(registry);
     kv.set(0.8125);
-    Gauge odd = Gauge.builder().name("odd_values").labelNames("kind").withoutExemplars().register(registry);
+    Gauge odd =
+        Gauge.builder().name("odd_values").labelNames("kind").withoutExemplars().register(registry);
     odd.labelValues("nan").set(Double.NaN);
     odd.labelValues("inf").set(Double.POSITIVE_INFINITY);
     odd.labelValues("neg").set(Double.NEGATIVE_INFINITY);
     odd.labelValues("tiny").set(1.5e-12);
-    Counter tokens = Counter.builder().name("vllm:prompt_tokens").help("Prompt tokens").withoutExemplars().register(registry);
+    Counter tokens =
+        Counter.builder()
+            .name("vllm:prompt_tokens")
+            .help("Prompt tokens")
+            .withoutExemplars()
+            .register(registry);
     tokens.inc(1_278_300);
-    Histogram ttft = Histogram.builder().name("vllm:time_to_first_token_seconds").classicOnly()
-        .classicUpperBounds(0.1, 0.5, 1).labelNames("engine").withoutExemplars().register(registry);
+    Histogram ttft =
+        Histogram.builder()
+            .name("vllm:time_to_first_token_seconds")
+            .classicOnly()
+            .classicUpperBounds(0.1, 0.5, 1)
+            .labelNames("engine")
+            .withoutExemplars()
+            .register(registry);
     ttft.labelValues("0").observe(0.3);
     ttft.labelValues("0").observe(2);
-    Summary latency = Summary.builder().name("request_latency_seconds").quantile(0.5, 0.01).quantile(0.99, 0.001)
-        .withoutExemplars().register(registry);
+    Summary latency =
+        Summary.builder()
+            .name("request_latency_seconds")
+            .quantile(0.5, 0.01)
+            .quantile(0.99, 0.001)
+            .withoutExemplars()
+            .register(registry);
     latency.observe(0.25);
-    Info info = Info.builder().name("vllm:cache_config").labelNames("block_size").register(registry);
+    Info info =
+        Info.builder().name("vllm:cache_config").labelNames("block_size").register(registry);
     info.setLabelValues("16");
     return registry;
   }
@@ -67,7 +98,8 @@ class ExpositionTest {
   }
 
   private static double value(List<Sample> samples, String name, Map<String, String> labels) {
-    List<Sample> found = samples.stream().filter(s -> s.name().equals(name) && s.labels().equals(labels)).toList();
+    List<Sample> found =
+        samples.stream().filter(s -> s.name().equals(name) && s.labels().equals(labels)).toList();
     assertEquals(1, found.size(), () -> name + labels + " in " + samples);
     return found.get(0).value();
   }
@@ -81,10 +113,22 @@ class ExpositionTest {
     assertEquals(Double.NEGATIVE_INFINITY, value(samples, "odd_values", Map.of("kind", "neg")));
     assertEquals(1.5e-12, value(samples, "odd_values", Map.of("kind", "tiny")));
     assertEquals(1_278_300, value(samples, "vllm:prompt_tokens_total", Map.of()));
-    assertEquals(1, value(samples, "vllm:time_to_first_token_seconds_bucket", Map.of("engine", "0", "le", "0.5")));
-    assertEquals(2, value(samples, "vllm:time_to_first_token_seconds_bucket", Map.of("engine", "0", "le", "+Inf")));
-    assertEquals(2, value(samples, "vllm:time_to_first_token_seconds_count", Map.of("engine", "0")));
-    assertEquals(2.3, value(samples, "vllm:time_to_first_token_seconds_sum", Map.of("engine", "0")), 1e-9);
+    assertEquals(
+        1,
+        value(
+            samples,
+            "vllm:time_to_first_token_seconds_bucket",
+            Map.of("engine", "0", "le", "0.5")));
+    assertEquals(
+        2,
+        value(
+            samples,
+            "vllm:time_to_first_token_seconds_bucket",
+            Map.of("engine", "0", "le", "+Inf")));
+    assertEquals(
+        2, value(samples, "vllm:time_to_first_token_seconds_count", Map.of("engine", "0")));
+    assertEquals(
+        2.3, value(samples, "vllm:time_to_first_token_seconds_sum", Map.of("engine", "0")), 1e-9);
     assertEquals(0.25, value(samples, "request_latency_seconds", Map.of("quantile", "0.5")));
     assertEquals(1, value(samples, "request_latency_seconds_count", Map.of()));
     assertEquals(1, value(samples, "vllm:cache_config_info", Map.of("block_size", "16")));
@@ -92,8 +136,10 @@ class ExpositionTest {
 
   @Test
   void readsWhatThePrometheusClientWritesInTextFormat() throws IOException {
-    String text = write(PrometheusTextFormatWriter.builder().setIncludeCreatedTimestamps(true).build());
-    assertGolden(Exposition.parse(text, Exposition.formatOf(PrometheusTextFormatWriter.CONTENT_TYPE)));
+    String text =
+        write(PrometheusTextFormatWriter.builder().setIncludeCreatedTimestamps(true).build());
+    assertGolden(
+        Exposition.parse(text, Exposition.formatOf(PrometheusTextFormatWriter.CONTENT_TYPE)));
   }
 
   @Test
@@ -105,7 +151,8 @@ class ExpositionTest {
 
   @Test
   void readsTimestampsAndExemplars() {
-    String om = """
+    String om =
+        """
         # TYPE rpc_duration_seconds histogram
         rpc_duration_seconds_bucket{le="1"} 3 1700000000.123 # {trace_id="abc"} 0.67 1700000000.1
         rpc_duration_seconds_bucket{le="+Inf"} 4
@@ -113,16 +160,28 @@ class ExpositionTest {
         rpc_duration_seconds_sum 2.5
         # EOF
         """;
-    assertEquals(3, value(Exposition.parse(om, Format.OPENMETRICS), "rpc_duration_seconds_bucket", Map.of("le", "1")));
+    assertEquals(
+        3,
+        value(
+            Exposition.parse(om, Format.OPENMETRICS),
+            "rpc_duration_seconds_bucket",
+            Map.of("le", "1")));
     String text = "# a comment\n\nhttp_requests_total{code=\"200\",} 1027 1395066363000\n  \n";
-    assertEquals(1027, value(Exposition.parse(text, Format.PROMETHEUS_TEXT), "http_requests_total", Map.of("code", "200")));
+    assertEquals(
+        1027,
+        value(
+            Exposition.parse(text, Format.PROMETHEUS_TEXT),
+            "http_requests_total",
+            Map.of("code", "200")));
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"vllm.txt", "tgi.txt", "triton.txt"})
   void readsServerSamples(String file) throws IOException {
     try (InputStream in = getClass().getResourceAsStream(file)) {
-      List<Sample> samples = Exposition.parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), Format.PROMETHEUS_TEXT);
+      List<Sample> samples =
+          Exposition.parse(
+              new String(in.readAllBytes(), StandardCharsets.UTF_8), Format.PROMETHEUS_TEXT);
       assertTrue(samples.size() >= 5);
     }
   }
@@ -130,35 +189,59 @@ class ExpositionTest {
   @Test
   void serverSamplesGiveTheirQueues() throws Exception {
     assertEquals(9, Samples.pick(sample("vllm.txt"), WAITING, Map.of()));
-    assertEquals(0.8125, Samples.pick(sample("vllm.txt"), "vllm:kv_cache_usage_perc", Map.of("model_name", "Qwen/Qwen3-8B")));
+    assertEquals(
+        0.8125,
+        Samples.pick(
+            sample("vllm.txt"), "vllm:kv_cache_usage_perc", Map.of("model_name", "Qwen/Qwen3-8B")));
     assertEquals(5, Samples.pick(sample("tgi.txt"), "tgi_queue_size", Map.of()));
-    assertEquals(7, Samples.pick(sample("triton.txt"), "nv_inference_pending_request_count", Map.of("model", "tensorrt_llm")));
-    MetricException ambiguous = assertThrows(MetricException.class,
-        () -> Samples.pick(sample("triton.txt"), "nv_inference_pending_request_count", Map.of()));
+    assertEquals(
+        7,
+        Samples.pick(
+            sample("triton.txt"),
+            "nv_inference_pending_request_count",
+            Map.of("model", "tensorrt_llm")));
+    MetricException ambiguous =
+        assertThrows(
+            MetricException.class,
+            () ->
+                Samples.pick(sample("triton.txt"), "nv_inference_pending_request_count", Map.of()));
     assertEquals("AmbiguousMetric", ambiguous.reason());
-    assertEquals("MetricMissing", assertThrows(MetricException.class,
-        () -> Samples.pick(sample("vllm.txt"), WAITING, Map.of("model_name", "other"))).reason());
-    assertEquals("MetricMissing", assertThrows(MetricException.class,
-        () -> Samples.pick(sample("tgi.txt"), "tgi_queue", Map.of())).reason());
+    assertEquals(
+        "MetricMissing",
+        assertThrows(
+                MetricException.class,
+                () -> Samples.pick(sample("vllm.txt"), WAITING, Map.of("model_name", "other")))
+            .reason());
+    assertEquals(
+        "MetricMissing",
+        assertThrows(
+                MetricException.class, () -> Samples.pick(sample("tgi.txt"), "tgi_queue", Map.of()))
+            .reason());
   }
 
   @Test
   void nonFiniteSamplesAreNoReading() {
     for (String v : List.of("NaN", "+Inf", "-Inf")) {
       List<Sample> samples = Exposition.parse(WAITING + " " + v + "\n", Format.PROMETHEUS_TEXT);
-      assertEquals("InvalidMetricValue", assertThrows(MetricException.class,
-          () -> Samples.pick(samples, WAITING, Map.of())).reason());
+      assertEquals(
+          "InvalidMetricValue",
+          assertThrows(MetricException.class, () -> Samples.pick(samples, WAITING, Map.of()))
+              .reason());
     }
   }
 
   private List<Sample> sample(String file) throws IOException {
     try (InputStream in = getClass().getResourceAsStream(file)) {
-      return Exposition.parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), Format.PROMETHEUS_TEXT);
+      return Exposition.parse(
+          new String(in.readAllBytes(), StandardCharsets.UTF_8), Format.PROMETHEUS_TEXT);
     }
   }
 
   @ParameterizedTest(name = "text: {0}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       no newline at the end           | x 1
       value missing                   | 'x\n'
       value not a number              | 'x one\n'
@@ -182,11 +265,15 @@ class ExpositionTest {
       """)
   void rejectsMalformedText(String what, String body) {
     String text = body.replace("\\n", "\n").replace("\\\\", "\\");
-    assertThrows(MalformedException.class, () -> Exposition.parse(text, Format.PROMETHEUS_TEXT), what);
+    assertThrows(
+        MalformedException.class, () -> Exposition.parse(text, Format.PROMETHEUS_TEXT), what);
   }
 
   @ParameterizedTest(name = "OpenMetrics: {0}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       no EOF (truncated)              | 'x 1\n'
       content after EOF               | 'x 1\n# EOF\ny 2\n'
       blank line                      | 'x 1\n\n# EOF\n'
@@ -212,8 +299,10 @@ class ExpositionTest {
 
   @Test
   void errorsNameTheLine() {
-    MalformedException e = assertThrows(MalformedException.class,
-        () -> Exposition.parse("a 1\nb 2\nc three\n", Format.PROMETHEUS_TEXT));
+    MalformedException e =
+        assertThrows(
+            MalformedException.class,
+            () -> Exposition.parse("a 1\nb 2\nc three\n", Format.PROMETHEUS_TEXT));
     assertTrue(e.getMessage().startsWith("line 3:"), e.getMessage());
   }
 }

@@ -43,7 +43,10 @@ class RecommenderTest {
   }
 
   @ParameterizedTest(name = "pods {0} at average target 4, {1} starting → {2}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       4;4         | 0 | 2
       8;8         | 0 | 4
       12;12       | 0 | 6
@@ -55,8 +58,10 @@ class RecommenderTest {
       20;20       | 3 | 10
       10;10       | 1 | 5
       """)
-  void perPodAverageFollowsTheHpaAndCountsStartingReplicas(String values, int starting, int expected) {
-    double[] v = java.util.Arrays.stream(values.split(";")).mapToDouble(Double::parseDouble).toArray();
+  void perPodAverageFollowsTheHpaAndCountsStartingReplicas(
+      String values, int starting, int expected) {
+    double[] v =
+        java.util.Arrays.stream(values.split(";")).mapToDouble(Double::parseDouble).toArray();
     Spec spec = new Spec(1, 20, List.of(AVG4), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
     Decision d = decide(spec, pods(v), new Replicas(v.length + starting, v.length, starting));
     assertEquals(expected, d.desired());
@@ -81,7 +86,8 @@ class RecommenderTest {
 
   @Test
   void startingReplicasStopRepeatedScaleUps() {
-    // After scaling 2 → 5 the queue on the 2 ready pods is unchanged; 3 replicas are loading weights.
+    // After scaling 2 → 5 the queue on the 2 ready pods is unchanged; 3 replicas are loading
+    // weights.
     Spec spec = spec(1, 20, AVG4);
     Decision again = decide(spec, pods(10, 10), new Replicas(5, 2, 3));
     assertEquals(5, again.desired());
@@ -115,12 +121,16 @@ class RecommenderTest {
   @Test
   void aFailedMetricHoldsInsteadOfDroppingToTheMinimum() {
     Spec spec = new Spec(1, 10, List.of(AVG4), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
-    Decision d = decide(spec, new Reading.Failed("EmptyQueryResult", "the query returned no series"),
-        new Replicas(6, 6, 0));
+    Decision d =
+        decide(
+            spec,
+            new Reading.Failed("EmptyQueryResult", "the query returned no series"),
+            new Replicas(6, 6, 0));
     assertEquals(6, d.desired());
     assertFalse(d.scalingActive().status());
     assertEquals("EmptyQueryResult", d.scalingActive().reason());
-    assertTrue(d.scalingActive().message().contains("holding 6 replicas"), d.scalingActive().message());
+    assertTrue(
+        d.scalingActive().message().contains("holding 6 replicas"), d.scalingActive().message());
   }
 
   @Test
@@ -132,12 +142,18 @@ class RecommenderTest {
 
   @Test
   void oneFailedMetricBlocksScaleDownButNotScaleUp() {
-    Spec two = new Spec(1, 10, List.of(AVG4, new Target(false, 10)), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
+    Spec two =
+        new Spec(
+            1, 10, List.of(AVG4, new Target(false, 10)), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
     Reading failed = new Reading.Failed("FailedPrometheusQuery", "connection refused");
-    Decision down = Recommender.decide(two, List.of(pods(0, 0, 0, 0), failed), new Replicas(4, 4, 0), History.EMPTY, T0);
+    Decision down =
+        Recommender.decide(
+            two, List.of(pods(0, 0, 0, 0), failed), new Replicas(4, 4, 0), History.EMPTY, T0);
     assertEquals(4, down.desired());
     assertFalse(down.scalingActive().status());
-    Decision up = Recommender.decide(two, List.of(pods(8, 8, 8, 8), failed), new Replicas(4, 4, 0), History.EMPTY, T0);
+    Decision up =
+        Recommender.decide(
+            two, List.of(pods(8, 8, 8, 8), failed), new Replicas(4, 4, 0), History.EMPTY, T0);
     assertEquals(8, up.desired());
     assertTrue(up.scalingActive().status());
     assertEquals(List.of(8, -1), up.proposals());
@@ -145,9 +161,16 @@ class RecommenderTest {
 
   @Test
   void theLargestProposalWins() {
-    Spec two = new Spec(1, 10, List.of(AVG4, new Target(false, 10)), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
-    Decision d = Recommender.decide(two, List.of(pods(4, 4), new Reading.Whole(30)), new Replicas(2, 2, 0),
-        History.EMPTY, T0);
+    Spec two =
+        new Spec(
+            1, 10, List.of(AVG4, new Target(false, 10)), Recommender.DEFAULT_UP, NO_WINDOW_DOWN);
+    Decision d =
+        Recommender.decide(
+            two,
+            List.of(pods(4, 4), new Reading.Whole(30)),
+            new Replicas(2, 2, 0),
+            History.EMPTY,
+            T0);
     assertEquals(List.of(2, 6), d.proposals());
     assertEquals(6, d.desired());
   }
@@ -158,12 +181,17 @@ class RecommenderTest {
     assertEquals(5, high.desired());
     assertTrue(high.scalingLimited().status());
     assertEquals("TooManyReplicas", high.scalingLimited().reason());
-    Decision low = decide(new Spec(2, 5, List.of(AVG4), Recommender.DEFAULT_UP, NO_WINDOW_DOWN), pods(0, 0, 0),
-        new Replicas(3, 3, 0));
+    Decision low =
+        decide(
+            new Spec(2, 5, List.of(AVG4), Recommender.DEFAULT_UP, NO_WINDOW_DOWN),
+            pods(0, 0, 0),
+            new Replicas(3, 3, 0));
     assertEquals(2, low.desired());
     assertEquals("TooFewReplicas", low.scalingLimited().reason());
-    // A count outside the bounds (someone scaled by hand, or the spec changed) is brought back first.
-    assertEquals(5, decide(spec(1, 5, AVG4), pods(1, 1, 1, 1, 1, 1, 1), new Replicas(7, 7, 0)).desired());
+    // A count outside the bounds (someone scaled by hand, or the spec changed) is brought back
+    // first.
+    assertEquals(
+        5, decide(spec(1, 5, AVG4), pods(1, 1, 1, 1, 1, 1, 1), new Replicas(7, 7, 0)).desired());
     assertEquals(2, decide(spec(2, 5, AVG4), pods(40), new Replicas(1, 1, 0)).desired());
   }
 
@@ -176,24 +204,39 @@ class RecommenderTest {
     h = busy.next().scaled(T0, 2, 8);
     // Idle one second later, and for the next five minutes: hold 8.
     for (int s = 1; s < 300; s += 30) {
-      Decision idle = Recommender.decide(spec, List.of(pods(0, 0, 0, 0, 0, 0, 0, 0)), new Replicas(8, 8, 0), h,
-          T0.plusSeconds(s));
+      Decision idle =
+          Recommender.decide(
+              spec,
+              List.of(pods(0, 0, 0, 0, 0, 0, 0, 0)),
+              new Replicas(8, 8, 0),
+              h,
+              T0.plusSeconds(s));
       assertEquals(8, idle.desired(), "at +" + s + "s");
       assertEquals("ScaleDownStabilized", idle.ableToScale().reason());
       h = idle.next();
     }
     // Once the busy recommendation left the window, down to the minimum.
-    Decision later = Recommender.decide(spec, List.of(pods(0, 0, 0, 0, 0, 0, 0, 0)), new Replicas(8, 8, 0), h,
-        T0.plusSeconds(301));
+    Decision later =
+        Recommender.decide(
+            spec,
+            List.of(pods(0, 0, 0, 0, 0, 0, 0, 0)),
+            new Replicas(8, 8, 0),
+            h,
+            T0.plusSeconds(301));
     assertEquals(1, later.desired());
   }
 
   @Test
   void scaleUpIsImmediateByDefaultAndWindowedWhenAsked() {
     assertEquals(10, decide(spec(1, 10, AVG4), pods(40), new Replicas(1, 1, 0)).desired());
-    Spec windowed = new Spec(1, 10, List.of(AVG4), new Rules(60, Select.MAX, List.of()), NO_WINDOW_DOWN);
-    History h = Recommender.decide(windowed, List.of(pods(4)), new Replicas(1, 1, 0), History.EMPTY, T0).next();
-    Decision spike = Recommender.decide(windowed, List.of(pods(40)), new Replicas(1, 1, 0), h, T0.plusSeconds(10));
+    Spec windowed =
+        new Spec(1, 10, List.of(AVG4), new Rules(60, Select.MAX, List.of()), NO_WINDOW_DOWN);
+    History h =
+        Recommender.decide(windowed, List.of(pods(4)), new Replicas(1, 1, 0), History.EMPTY, T0)
+            .next();
+    Decision spike =
+        Recommender.decide(
+            windowed, List.of(pods(40)), new Replicas(1, 1, 0), h, T0.plusSeconds(10));
     assertEquals(1, spike.desired());
     assertEquals("ScaleUpStabilized", spike.ableToScale().reason());
   }
@@ -201,24 +244,40 @@ class RecommenderTest {
   @Test
   void policiesLimitTheRate() {
     // HPA's own defaults: +100 % or +4 pods per 15 s, whichever is more (Max).
-    Rules hpaUp = new Rules(0, Select.MAX, List.of(new Policy(true, 100, 15), new Policy(false, 4, 15)));
+    Rules hpaUp =
+        new Rules(0, Select.MAX, List.of(new Policy(true, 100, 15), new Policy(false, 4, 15)));
     Spec spec = new Spec(1, 100, List.of(AVG4), hpaUp, NO_WINDOW_DOWN);
     Decision first = decide(spec, pods(80, 80), new Replicas(2, 2, 0));
     assertEquals(6, first.desired()); // max(2*2, 2+4)
     assertEquals("ScaleUpLimit", first.scalingLimited().reason());
     History h = first.next().scaled(T0, 2, 6);
     // 5 s later the period still holds the +4: from a period start of 2, the limit is still 6.
-    Decision soon = Recommender.decide(spec, List.of(pods(80, 80, 80, 80, 80, 80)), new Replicas(6, 6, 0), h,
-        T0.plusSeconds(5));
+    Decision soon =
+        Recommender.decide(
+            spec,
+            List.of(pods(80, 80, 80, 80, 80, 80)),
+            new Replicas(6, 6, 0),
+            h,
+            T0.plusSeconds(5));
     assertEquals(6, soon.desired());
     // After the period, another step: max(6*2, 6+4) = 12.
-    Decision later = Recommender.decide(spec, List.of(pods(80, 80, 80, 80, 80, 80)), new Replicas(6, 6, 0), h,
-        T0.plusSeconds(16));
+    Decision later =
+        Recommender.decide(
+            spec,
+            List.of(pods(80, 80, 80, 80, 80, 80)),
+            new Replicas(6, 6, 0),
+            h,
+            T0.plusSeconds(16));
     assertEquals(12, later.desired());
     // Min picks the smaller step.
     Rules minUp = new Rules(0, Select.MIN, hpaUp.policies());
-    assertEquals(4, decide(new Spec(1, 100, List.of(AVG4), minUp, NO_WINDOW_DOWN), pods(80, 80),
-        new Replicas(2, 2, 0)).desired());
+    assertEquals(
+        4,
+        decide(
+                new Spec(1, 100, List.of(AVG4), minUp, NO_WINDOW_DOWN),
+                pods(80, 80),
+                new Replicas(2, 2, 0))
+            .desired());
   }
 
   @Test
@@ -229,8 +288,13 @@ class RecommenderTest {
     assertEquals(4, d.desired());
     assertEquals("ScaleDownLimit", d.scalingLimited().reason());
     Rules halfPerMinute = new Rules(0, Select.MAX, List.of(new Policy(true, 50, 60)));
-    assertEquals(3, decide(new Spec(1, 10, List.of(AVG4), Recommender.DEFAULT_UP, halfPerMinute),
-        pods(0, 0, 0, 0, 0, 0, 0), new Replicas(7, 7, 0)).desired());
+    assertEquals(
+        3,
+        decide(
+                new Spec(1, 10, List.of(AVG4), Recommender.DEFAULT_UP, halfPerMinute),
+                pods(0, 0, 0, 0, 0, 0, 0),
+                new Replicas(7, 7, 0))
+            .desired());
   }
 
   @Test

@@ -25,7 +25,9 @@ class ColdStartLedgerTest {
   @Test
   void eachColdStartIsAnnouncedOnceThoughTheStatusLagsBehind() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    var ledger = new ColdStartLedger(new EventRecorder(client, Clock.systemUTC(), "test"), new ColdStartMetrics(registry));
+    var ledger =
+        new ColdStartLedger(
+            new EventRecorder(client, Clock.systemUTC(), "test"), new ColdStartMetrics(registry));
     InferenceEndpoint ie = qwen();
     List<Pod> pods = List.of(new ServingPods.Life("a").pod(ie));
 
@@ -34,9 +36,18 @@ class ColdStartLedgerTest {
     ColdStart again = ledger.account(ie, pods);
     assertEquals(1, first.getCount());
     assertEquals(first, again, "the record is the same: the status gets it once");
-    assertEquals(1, registry.get("warmstart.coldstart.phase").tag("phase", "total").summary().count());
-    assertEquals(1, client.resources(Event.class).inNamespace(ie.getMetadata().getNamespace()).list().getItems()
-        .stream().filter(e -> "ColdStart".equals(e.getReason())).count());
+    assertEquals(
+        1, registry.get("warmstart.coldstart.phase").tag("phase", "total").summary().count());
+    assertEquals(
+        1,
+        client
+            .resources(Event.class)
+            .inNamespace(ie.getMetadata().getNamespace())
+            .list()
+            .getItems()
+            .stream()
+            .filter(e -> "ColdStart".equals(e.getReason()))
+            .count());
 
     InferenceEndpointStatus recorded = new InferenceEndpointStatus();
     recorded.setColdStart(first);
@@ -46,7 +57,9 @@ class ColdStartLedgerTest {
     ledger.retainOnly(Set.<ResourceID>of()::contains);
     ie.setStatus(null);
     ledger.account(ie, pods);
-    assertEquals(2, registry.get("warmstart.coldstart.phase").tag("phase", "total").summary().count(),
+    assertEquals(
+        2,
+        registry.get("warmstart.coldstart.phase").tag("phase", "total").summary().count(),
         "a forgotten endpoint starts a fresh ledger");
   }
 }

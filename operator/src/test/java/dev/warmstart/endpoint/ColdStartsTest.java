@@ -39,12 +39,18 @@ class ColdStartsTest {
   }
 
   static Measured measured(Pod pod) {
-    return ColdStarts.measure(pod).orElseThrow(() -> new AssertionError("no cold start measured for "
-        + pod.getMetadata().getName()));
+    return ColdStarts.measure(pod)
+        .orElseThrow(
+            () -> new AssertionError("no cold start measured for " + pod.getMetadata().getName()));
   }
 
-  static Map<Phase, Double> phases(double total, double scheduling, double gateWait, double modelDownload,
-      double imagePull, double serverStart) {
+  static Map<Phase, Double> phases(
+      double total,
+      double scheduling,
+      double gateWait,
+      double modelDownload,
+      double imagePull,
+      double serverStart) {
     Map<Phase, Double> m = new EnumMap<>(Phase.class);
     m.put(Phase.TOTAL, total);
     m.put(Phase.SCHEDULING, scheduling);
@@ -55,9 +61,16 @@ class ColdStartsTest {
     return m;
   }
 
-  /** A recorded cold start: ready at T0 + {@code readyAt} seconds, each phase {@code seconds} long times a factor. */
+  /**
+   * A recorded cold start: ready at T0 + {@code readyAt} seconds, each phase {@code seconds} long
+   * times a factor.
+   */
   static Measured coldStart(String pod, long readyAt, double seconds) {
-    return new Measured(pod, NODE, null, T0.plusSeconds(readyAt),
+    return new Measured(
+        pod,
+        NODE,
+        null,
+        T0.plusSeconds(readyAt),
         phases(seconds, seconds / 10, seconds / 5, seconds / 2, seconds / 4, seconds / 8));
   }
 
@@ -69,7 +82,8 @@ class ColdStartsTest {
 
   @Test
   void phasesOfAColdStart() {
-    // Created at T0, bound at +2s, gate +15..+45s, fetch-model +46..+125s (says 77.0 s of download), server
+    // Created at T0, bound at +2s, gate +15..+45s, fetch-model +46..+125s (says 77.0 s of
+    // download), server
     // started at +205s (the serving image was pulled in between), ready at +265s.
     Measured m = measured(pod(life("qwen3-8b-7d9f8c6b5-x2x4q")));
     assertEquals(phases(265, 2, 30, 77, 80, 60), m.seconds());
@@ -88,28 +102,35 @@ class ColdStartsTest {
     assertEquals("qwen3-8b-7d9f8c6b5-x2x4q", p.getPod());
     assertEquals(NODE, p.getNode());
     String summary = m.summary();
-    assertTrue(summary.contains("qwen3-8b-7d9f8c6b5-x2x4q") && summary.contains(NODE) && summary.contains("4m25s")
-        && summary.contains("1m17s"), summary);
+    assertTrue(
+        summary.contains("qwen3-8b-7d9f8c6b5-x2x4q")
+            && summary.contains(NODE)
+            && summary.contains("4m25s")
+            && summary.contains("1m17s"),
+        summary);
   }
 
   @Test
   void fractionalDownloadSecondsFromTheMessage() {
-    Measured m = measured(pod(life("p").fetchMessage("{\"bytes\":1,\"seconds\":12.345,\"files\":1}")));
+    Measured m =
+        measured(pod(life("p").fetchMessage("{\"bytes\":1,\"seconds\":12.345,\"files\":1}")));
     assertEquals(12.345, m.seconds().get(Phase.MODEL_DOWNLOAD), 1e-9);
   }
 
   @ParameterizedTest
   @NullSource
-  @ValueSource(strings = {
-      "",
-      "   ",
-      "killed",
-      "{\"bytes\":16389425152,\"seco",
-      "{\"bytes\":16389425152,\"files\":7}",
-      "{\"bytes\":1,\"seconds\":null}",
-      "{\"error\":\"unexpected end of stream\"}",
-      "[77.0]",
-      "77.0"})
+  @ValueSource(
+      strings = {
+        "",
+        "   ",
+        "killed",
+        "{\"bytes\":16389425152,\"seco",
+        "{\"bytes\":16389425152,\"files\":7}",
+        "{\"bytes\":1,\"seconds\":null}",
+        "{\"error\":\"unexpected end of stream\"}",
+        "[77.0]",
+        "77.0"
+      })
   void malformedOrAbsentMessageFallsBackToRunTime(String message) {
     // fetch-model ran from +46s to +125s.
     Measured m = measured(pod(life("p").fetchMessage(message)));
@@ -120,8 +141,10 @@ class ColdStartsTest {
   @ParameterizedTest
   @ValueSource(strings = {"{\"seconds\":-5}", "{\"seconds\":\"fast\"}", "{\"seconds\":1e400}"})
   void implausibleSecondsFallBackToRunTime(String message) {
-    // A negative count is formatted as "-5s", which Durations cannot parse back: the median, computed in the
-    // same reconcile, would then throw on every reconcile of the endpoint. Text and overflow are no better.
+    // A negative count is formatted as "-5s", which Durations cannot parse back: the median,
+    // computed in the
+    // same reconcile, would then throw on every reconcile of the endpoint. Text and overflow are no
+    // better.
     Measured m = measured(pod(life("p").fetchMessage(message)));
     assertEquals(79.0, m.seconds().get(Phase.MODEL_DOWNLOAD), () -> "message " + message);
     ColdStart recorded = ColdStarts.record(null, List.of(m));
@@ -135,27 +158,45 @@ class ColdStartsTest {
 
   @Test
   void podsStillStartingAreNotMeasured() {
-    Pod pending = ServingPods.podOf(QWEN, "p", null, 0).withNewStatus().withPhase("Pending")
-        .addToConditions(ServingPods.condition("PodScheduled", "False", "Unschedulable",
-            "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.", 0))
-        .endStatus().build();
+    Pod pending =
+        ServingPods.podOf(QWEN, "p", null, 0)
+            .withNewStatus()
+            .withPhase("Pending")
+            .addToConditions(
+                ServingPods.condition(
+                    "PodScheduled",
+                    "False",
+                    "Unschedulable",
+                    "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                    0))
+            .endStatus()
+            .build();
     assertEquals(Optional.empty(), ColdStarts.measure(pending));
     Pod noStatus = ServingPods.podOf(QWEN, "p", null, 0).build();
     assertEquals(Optional.empty(), ColdStarts.measure(noStatus));
-    Pod initializing = new PodBuilder(pod(life("p")))
-        .editStatus()
-          .withPhase("Pending")
-          .withConditions(ServingPods.condition("PodScheduled", "True", 2),
-              ServingPods.condition("Ready", "False", "ContainersNotReady", "containers with unready status: [server]", 0))
-          .withContainerStatuses(ServingPods.waiting("server", ServingPods.VLLM, "PodInitializing", null))
-        .endStatus()
-        .build();
+    Pod initializing =
+        new PodBuilder(pod(life("p")))
+            .editStatus()
+            .withPhase("Pending")
+            .withConditions(
+                ServingPods.condition("PodScheduled", "True", 2),
+                ServingPods.condition(
+                    "Ready",
+                    "False",
+                    "ContainersNotReady",
+                    "containers with unready status: [server]",
+                    0))
+            .withContainerStatuses(
+                ServingPods.waiting("server", ServingPods.VLLM, "PodInitializing", null))
+            .endStatus()
+            .build();
     assertEquals(Optional.empty(), ColdStarts.measure(initializing));
   }
 
   @Test
   void withoutGateAndDownloadThoseTakeNoTime() {
-    // No gate URL and no spec.model: the pull of the serving image starts as soon as the pod is bound.
+    // No gate URL and no spec.model: the pull of the serving image starts as soon as the pod is
+    // bound.
     Measured m = measured(pod(life("p").withoutInit()));
     assertEquals(phases(265, 2, 0, 0, 203, 60), m.seconds());
     assertEquals("0s", m.toPhases().getGateWait());
@@ -169,7 +210,10 @@ class ColdStartsTest {
     Measured m = measured(pod(life));
     assertEquals(0.0, m.seconds().get(Phase.MODEL_DOWNLOAD));
     assertEquals(30.0, m.seconds().get(Phase.GATE_WAIT));
-    assertEquals(160.0, m.seconds().get(Phase.IMAGE_PULL), "from the gate's end (+45s) to the server's start (+205s)");
+    assertEquals(
+        160.0,
+        m.seconds().get(Phase.IMAGE_PULL),
+        "from the gate's end (+45s) to the server's start (+205s)");
   }
 
   @Test
@@ -183,18 +227,20 @@ class ColdStartsTest {
 
   @Test
   void firstRoundReturnsEveryReadyPodOldestFirst() {
-    List<Pod> pods = List.of(
-        pod(life("c").shifted(300)),
-        pod(life("a").shifted(100)),
-        pod(life("starting").shifted(400).ready(null)),
-        pod(life("b").shifted(200)));
+    List<Pod> pods =
+        List.of(
+            pod(life("c").shifted(300)),
+            pod(life("a").shifted(100)),
+            pod(life("starting").shifted(400).ready(null)),
+            pod(life("b").shifted(200)));
     assertEquals(List.of("a", "b", "c"), names(ColdStarts.newSince(null, pods)));
     assertEquals(List.of("a", "b", "c"), names(ColdStarts.newSince(new ColdStart(), pods)));
   }
 
   @Test
   void alreadyRecordedPodsAreSkipped() {
-    List<Pod> pods = new ArrayList<>(List.of(pod(life("a").shifted(100)), pod(life("b").shifted(200))));
+    List<Pod> pods =
+        new ArrayList<>(List.of(pod(life("a").shifted(100)), pod(life("b").shifted(200))));
     ColdStart recorded = ColdStarts.record(null, ColdStarts.newSince(null, pods));
     assertEquals(List.of(), ColdStarts.newSince(recorded, pods), "nothing new");
 
@@ -214,7 +260,8 @@ class ColdStartsTest {
 
   @Test
   void restartedOperatorDoesNotCountOldPodsAgain() {
-    // What a restarted operator finds: the status it wrote before, ten recent cold starts of 25, and pods
+    // What a restarted operator finds: the status it wrote before, ten recent cold starts of 25,
+    // and pods
     // that include replicas older than anything in recent.
     List<Measured> history = new ArrayList<>();
     for (int i = 0; i < 25; i++) {
@@ -258,15 +305,20 @@ class ColdStartsTest {
     }
     ColdStart a = ColdStarts.record(null, first);
     assertEquals(9, a.getCount());
-    assertEquals(List.of("p8", "p7", "p6", "p5", "p4", "p3", "p2", "p1", "p0"),
+    assertEquals(
+        List.of("p8", "p7", "p6", "p5", "p4", "p3", "p2", "p1", "p0"),
         a.getRecent().stream().map(Phases::getPod).toList());
     assertEquals(a.getRecent().get(0), a.getLast());
 
-    ColdStart b = ColdStarts.record(a, List.of(coldStart("p9", 900, 60), coldStart("p10", 1000, 60),
-        coldStart("p11", 1100, 60)));
+    ColdStart b =
+        ColdStarts.record(
+            a,
+            List.of(
+                coldStart("p9", 900, 60), coldStart("p10", 1000, 60), coldStart("p11", 1100, 60)));
     assertEquals(12, b.getCount());
     assertEquals(ColdStart.RECENT, b.getRecent().size());
-    assertEquals(List.of("p11", "p10", "p9", "p8", "p7", "p6", "p5", "p4", "p3", "p2"),
+    assertEquals(
+        List.of("p11", "p10", "p9", "p8", "p7", "p6", "p5", "p4", "p3", "p2"),
         b.getRecent().stream().map(Phases::getPod).toList());
     assertEquals("p11", b.getLast().getPod());
     assertEquals(9, a.getCount(), "the previous status is not changed");
@@ -282,8 +334,10 @@ class ColdStartsTest {
 
   @Test
   void mediansOverAnOddCount() {
-    ColdStart c = ColdStarts.record(null, List.of(
-        coldStart("a", 100, 300), coldStart("b", 200, 60), coldStart("c", 300, 120)));
+    ColdStart c =
+        ColdStarts.record(
+            null,
+            List.of(coldStart("a", 100, 300), coldStart("b", 200, 60), coldStart("c", 300, 120)));
     Phases median = c.getMedian();
     assertEquals("2m", median.getTotal());
     assertEquals("12s", median.getScheduling());
@@ -296,8 +350,14 @@ class ColdStartsTest {
 
   @Test
   void mediansOverAnEvenCountAverageTheMiddleTwo() {
-    ColdStart c = ColdStarts.record(null, List.of(
-        coldStart("a", 100, 300), coldStart("b", 200, 60), coldStart("c", 300, 180), coldStart("d", 400, 120)));
+    ColdStart c =
+        ColdStarts.record(
+            null,
+            List.of(
+                coldStart("a", 100, 300),
+                coldStart("b", 200, 60),
+                coldStart("c", 300, 180),
+                coldStart("d", 400, 120)));
     Phases median = c.getMedian();
     assertEquals("2m30s", median.getTotal(), "(120 + 180) / 2");
     assertEquals("15s", median.getScheduling());
@@ -324,8 +384,11 @@ class ColdStartsTest {
 
   @Test
   void recordedStatusSurvivesTheApiServer() {
-    ColdStart c = ColdStarts.record(null, ColdStarts.newSince(null,
-        List.of(pod(life("a").shifted(100)), pod(life("b").shifted(200)))));
+    ColdStart c =
+        ColdStarts.record(
+            null,
+            ColdStarts.newSince(
+                null, List.of(pod(life("a").shifted(100)), pod(life("b").shifted(200)))));
     ColdStart readBack = Serialization.unmarshal(Serialization.asYaml(c), ColdStart.class);
     assertEquals(c, readBack);
     assertEquals(c.hashCode(), readBack.hashCode());

@@ -14,14 +14,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * What an InferenceEndpoint becomes, one directory per scenario under
- * {@code src/test/resources/endpoint/golden/}: {@code endpoint.yaml} in, and optionally
- * {@code operator.yaml} (the helper image and gate URL, default {@link ServingPods#HELPERS}); out, each
+ * What an InferenceEndpoint becomes, one directory per scenario under {@code
+ * src/test/resources/endpoint/golden/}: {@code endpoint.yaml} in, and optionally {@code
+ * operator.yaml} (the helper image and gate URL, default {@link ServingPods#HELPERS}); out, each
  * object the reconciler applies for it: {@code deployment.yaml} and {@code service.yaml} always,
  * {@code imagecache.yaml} when the image cache is on, {@code warm-pool.yaml} with a warm pool.
  *
- * <p>Regenerate after an intended change with
- * {@code mvn -pl operator test -Dtest=EndpointGoldenTest -Dgolden.update=true}, then review the diff.
+ * <p>Regenerate after an intended change with {@code mvn -pl operator test
+ * -Dtest=EndpointGoldenTest -Dgolden.update=true}, then review the diff.
  */
 class EndpointGoldenTest {
   static Stream<GoldenScenario> scenarios() {
@@ -32,19 +32,33 @@ class EndpointGoldenTest {
   @MethodSource("scenarios")
   void desiredObjectsMatchTheScenario(GoldenScenario scenario) {
     InferenceEndpoint ie = scenario.input("endpoint.yaml", InferenceEndpoint.class);
-    HelperSettings helpers = scenario.optionalInput("operator.yaml", Map.class)
-        .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
-        .orElse(HELPERS);
-    scenario.expect("deployment.yaml", EndpointModel.deployment(ie, helpers), Deployment.class,
+    HelperSettings helpers =
+        scenario
+            .optionalInput("operator.yaml", Map.class)
+            .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
+            .orElse(HELPERS);
+    scenario.expect(
+        "deployment.yaml",
+        EndpointModel.deployment(ie, helpers),
+        Deployment.class,
         "The serving Deployment: EndpointModel.deployment(endpoint.yaml)");
-    scenario.expect("service.yaml", EndpointModel.service(ie), Service.class,
+    scenario.expect(
+        "service.yaml",
+        EndpointModel.service(ie),
+        Service.class,
         "The Service: EndpointModel.service(endpoint.yaml)");
     if (ie.getSpec().imageCacheEnabled()) {
-      scenario.expect("imagecache.yaml", EndpointModel.imageCache(ie), ImageCache.class,
+      scenario.expect(
+          "imagecache.yaml",
+          EndpointModel.imageCache(ie),
+          ImageCache.class,
           "The ImageCache of the serving image: EndpointModel.imageCache(endpoint.yaml)");
     }
     if (ie.getSpec().warmPoolSize() > 0) {
-      scenario.expect("warm-pool.yaml", EndpointModel.warmPool(ie, helpers), Deployment.class,
+      scenario.expect(
+          "warm-pool.yaml",
+          EndpointModel.warmPool(ie, helpers),
+          Deployment.class,
           "The warm pool's Deployment: EndpointModel.warmPool(endpoint.yaml)");
     }
     scenario.assertAllFilesUsed();

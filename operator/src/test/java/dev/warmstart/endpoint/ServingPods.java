@@ -42,7 +42,9 @@ final class ServingPods {
     }
   }
 
-  /** A fresh copy of the qwen3-8b scenario's endpoint.yaml each time, so that tests may change it. */
+  /**
+   * A fresh copy of the qwen3-8b scenario's endpoint.yaml each time, so that tests may change it.
+   */
   static InferenceEndpoint qwen() {
     return load("golden/qwen3-8b/endpoint.yaml", InferenceEndpoint.class);
   }
@@ -55,30 +57,45 @@ final class ServingPods {
     return "sha256:" + Names.hash(seed).repeat(8);
   }
 
-  /** A pod of the endpoint's current template, created at T0 + {@code created}, bound to {@code node} (null: unbound). */
+  /**
+   * A pod of the endpoint's current template, created at T0 + {@code created}, bound to {@code
+   * node} (null: unbound).
+   */
   static PodBuilder podOf(InferenceEndpoint ie, String name, String node, long created) {
     Deployment d = EndpointModel.deployment(ie, HELPERS);
     var template = d.getSpec().getTemplate();
     return new PodBuilder()
         .withNewMetadata()
-          .withName(name)
-          .withGenerateName(d.getMetadata().getName() + "-7d9f8c6b5-")
-          .withNamespace(ie.getMetadata().getNamespace())
-          .withUid("0000" + Names.hash(name) + "-1111-2222-3333-444455556666")
-          .withCreationTimestamp(at(created))
-          .withLabels(template.getMetadata().getLabels())
-          .addToLabels("pod-template-hash", "7d9f8c6b5")
-          .withAnnotations(template.getMetadata().getAnnotations())
-          .addNewOwnerReference().withApiVersion("apps/v1").withKind("ReplicaSet")
-            .withName(d.getMetadata().getName() + "-7d9f8c6b5").withUid("rs-uid").withController(true)
-            .withBlockOwnerDeletion(true).endOwnerReference()
+        .withName(name)
+        .withGenerateName(d.getMetadata().getName() + "-7d9f8c6b5-")
+        .withNamespace(ie.getMetadata().getNamespace())
+        .withUid("0000" + Names.hash(name) + "-1111-2222-3333-444455556666")
+        .withCreationTimestamp(at(created))
+        .withLabels(template.getMetadata().getLabels())
+        .addToLabels("pod-template-hash", "7d9f8c6b5")
+        .withAnnotations(template.getMetadata().getAnnotations())
+        .addNewOwnerReference()
+        .withApiVersion("apps/v1")
+        .withKind("ReplicaSet")
+        .withName(d.getMetadata().getName() + "-7d9f8c6b5")
+        .withUid("rs-uid")
+        .withController(true)
+        .withBlockOwnerDeletion(true)
+        .endOwnerReference()
         .endMetadata()
         .withSpec(new PodSpecBuilder(template.getSpec()).withNodeName(node).build());
   }
 
-  static PodCondition condition(String type, String status, String reason, String message, long at) {
-    return new PodConditionBuilder().withType(type).withStatus(status).withReason(reason).withMessage(message)
-        .withLastProbeTime(null).withLastTransitionTime(at(at)).build();
+  static PodCondition condition(
+      String type, String status, String reason, String message, long at) {
+    return new PodConditionBuilder()
+        .withType(type)
+        .withStatus(status)
+        .withReason(reason)
+        .withMessage(message)
+        .withLastProbeTime(null)
+        .withLastTransitionTime(at(at))
+        .build();
   }
 
   static PodCondition condition(String type, String status, long at) {
@@ -95,9 +112,16 @@ final class ServingPods {
         .withReady(true)
         .withStarted(false)
         .withRestartCount(0)
-        .withNewState().withNewTerminated().withExitCode(0).withReason("Completed").withMessage(message)
-          .withStartedAt(at(start)).withFinishedAt(at(end)).withContainerID("containerd://" + Names.hash(name))
-          .endTerminated().endState()
+        .withNewState()
+        .withNewTerminated()
+        .withExitCode(0)
+        .withReason("Completed")
+        .withMessage(message)
+        .withStartedAt(at(start))
+        .withFinishedAt(at(end))
+        .withContainerID("containerd://" + Names.hash(name))
+        .endTerminated()
+        .endState()
         .build();
   }
 
@@ -110,7 +134,11 @@ final class ServingPods {
         .withReady(ready)
         .withStarted(true)
         .withRestartCount(0)
-        .withNewState().withNewRunning().withStartedAt(at(startedAt)).endRunning().endState()
+        .withNewState()
+        .withNewRunning()
+        .withStartedAt(at(startedAt))
+        .endRunning()
+        .endState()
         .build();
   }
 
@@ -122,7 +150,12 @@ final class ServingPods {
         .withReady(false)
         .withStarted(false)
         .withRestartCount(0)
-        .withNewState().withNewWaiting().withReason(reason).withMessage(message).endWaiting().endState()
+        .withNewState()
+        .withNewWaiting()
+        .withReason(reason)
+        .withMessage(message)
+        .endWaiting()
+        .endState()
         .build();
   }
 
@@ -191,7 +224,8 @@ final class ServingPods {
         init.add(completed(HelperContract.CONTAINER_GATE, gateStart, gateEnd, null));
       }
       if (fetch) {
-        init.add(completed(HelperContract.CONTAINER_FETCH_MODEL, fetchStart, fetchEnd, fetchMessage));
+        init.add(
+            completed(HelperContract.CONTAINER_FETCH_MODEL, fetchStart, fetchEnd, fetchMessage));
       }
       long initialized = fetch ? fetchEnd : gate ? gateEnd : scheduled + 1;
       List<PodCondition> conditions = new ArrayList<>();
@@ -201,22 +235,32 @@ final class ServingPods {
         conditions.add(condition("Ready", "True", ready));
         conditions.add(condition("ContainersReady", "True", ready));
       } else {
-        conditions.add(condition("Ready", "False", "ContainersNotReady", "containers with unready status: [server]",
-            created));
-        conditions.add(condition("ContainersReady", "False", "ContainersNotReady",
-            "containers with unready status: [server]", created));
+        conditions.add(
+            condition(
+                "Ready",
+                "False",
+                "ContainersNotReady",
+                "containers with unready status: [server]",
+                created));
+        conditions.add(
+            condition(
+                "ContainersReady",
+                "False",
+                "ContainersNotReady",
+                "containers with unready status: [server]",
+                created));
       }
       conditions.add(condition("PodScheduled", "True", scheduled));
       return podOf(ie, name, node, created)
           .withNewStatus()
-            .withPhase("Running")
-            .withHostIP("10.0.1.23")
-            .withPodIP("10.0.1.77")
-            .withQosClass("Burstable")
-            .withStartTime(at(scheduled + 1))
-            .withConditions(conditions)
-            .withInitContainerStatuses(init)
-            .withContainerStatuses(serverRunning(serverStart, ready != null))
+          .withPhase("Running")
+          .withHostIP("10.0.1.23")
+          .withPodIP("10.0.1.77")
+          .withQosClass("Burstable")
+          .withStartTime(at(scheduled + 1))
+          .withConditions(conditions)
+          .withInitContainerStatuses(init)
+          .withContainerStatuses(serverRunning(serverStart, ready != null))
           .endStatus()
           .build();
     }

@@ -52,7 +52,10 @@ class WarmPlacerTest {
   }
 
   String path(Pod pod) {
-    return "/api/v1/namespaces/" + pod.getMetadata().getNamespace() + "/pods/" + pod.getMetadata().getName();
+    return "/api/v1/namespaces/"
+        + pod.getMetadata().getNamespace()
+        + "/pods/"
+        + pod.getMetadata().getName();
   }
 
   List<RecordedRequest> requests() throws InterruptedException {
@@ -64,21 +67,36 @@ class WarmPlacerTest {
   }
 
   String patchOf(List<RecordedRequest> requests, Pod pod) {
-    return requests.stream().filter(r -> r.getMethod().equals("PATCH") && r.getPath().equals(path(pod)))
-        .map(r -> r.getBody().readUtf8()).findFirst().orElseThrow();
+    return requests.stream()
+        .filter(r -> r.getMethod().equals("PATCH") && r.getPath().equals(path(pod)))
+        .map(r -> r.getBody().readUtf8())
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test
   void aPodThatCannotReachItsWarmNodeIsDeletedAndTheNodeLeftOutForAWhile() throws Exception {
     InferenceEndpoint ie = withWarmPool(1);
     Hands clock = new Hands();
-    var placer = new WarmPlacer(new EventRecorder(client, clock, "test"), new ColdStartMetrics(new SimpleMeterRegistry()),
-        clock, WarmPlacement.STUCK_AFTER);
+    var placer =
+        new WarmPlacer(
+            new EventRecorder(client, clock, "test"),
+            new ColdStartMetrics(new SimpleMeterRegistry()),
+            clock,
+            WarmPlacement.STUCK_AFTER);
     List<Pod> placeholders = List.of(placeholder(ie, "p", "gpu-a", true));
-    Pod stuck = podOf(ie, "old", null, 0).editSpec().withSchedulingGates(List.of()).endSpec()
-        .editMetadata().addToAnnotations(Labels.WARM_NODE, "gpu-a").endMetadata()
-        .withNewStatus().addToConditions(condition("PodScheduled", "False", "Unschedulable", "0/3 nodes", 10))
-        .endStatus().build();
+    Pod stuck =
+        podOf(ie, "old", null, 0)
+            .editSpec()
+            .withSchedulingGates(List.of())
+            .endSpec()
+            .editMetadata()
+            .addToAnnotations(Labels.WARM_NODE, "gpu-a")
+            .endMetadata()
+            .withNewStatus()
+            .addToConditions(condition("PodScheduled", "False", "Unschedulable", "0/3 nodes", 10))
+            .endStatus()
+            .build();
     Pod first = gated(ie, "new", 20);
     server.expect().delete().withPath(path(stuck)).andReturn(200, stuck).once();
     server.expect().patch().withPath(path(first)).andReturn(200, first).once();
@@ -86,10 +104,17 @@ class WarmPlacerTest {
 
     placer.place(ie, List.of(stuck, first), placeholders, client);
     List<RecordedRequest> round = requests();
-    assertTrue(round.stream().anyMatch(r -> r.getMethod().equals("DELETE") && r.getPath().equals(path(stuck))),
+    assertTrue(
+        round.stream()
+            .anyMatch(r -> r.getMethod().equals("DELETE") && r.getPath().equals(path(stuck))),
         "the stuck pod is deleted, for its ReplicaSet to make another");
-    assertTrue(round.stream().anyMatch(r -> r.getMethod().equals("POST")
-        && r.getBody().readUtf8().contains("WarmNodeUnreachable")), "and the user is told why");
+    assertTrue(
+        round.stream()
+            .anyMatch(
+                r ->
+                    r.getMethod().equals("POST")
+                        && r.getBody().readUtf8().contains("WarmNodeUnreachable")),
+        "and the user is told why");
     assertFalse(patchOf(round, first).contains("gpu-a"));
 
     // Its replacement, once the stuck pod is gone: gpu-a is still left out.
@@ -97,12 +122,14 @@ class WarmPlacerTest {
     server.expect().patch().withPath(path(second)).andReturn(200, second).once();
     clock.now = clock.now.plusSeconds(60);
     placer.place(ie, List.of(second), placeholders, client);
-    assertFalse(patchOf(requests(), second).contains("gpu-a"), "gpu-a was unreachable a minute ago");
+    assertFalse(
+        patchOf(requests(), second).contains("gpu-a"), "gpu-a was unreachable a minute ago");
 
     Pod third = gated(ie, "third", 700);
     server.expect().patch().withPath(path(third)).andReturn(200, third).once();
     clock.now = clock.now.plus(WarmPlacer.UNREACHABLE_FOR);
     placer.place(ie, List.of(third), placeholders, client);
-    assertTrue(patchOf(requests(), third).contains("gpu-a"), "after a while gpu-a is offered again");
+    assertTrue(
+        patchOf(requests(), third).contains("gpu-a"), "after a while gpu-a is offered again");
   }
 }

@@ -9,7 +9,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
-/** An in-memory {@link PodSource} that notifies like an informer: on the calling thread, after the change. */
+/**
+ * An in-memory {@link PodSource} that notifies like an informer: on the calling thread, after the
+ * change.
+ */
 final class FakePods implements PodSource {
   private final Map<String, Pod> pods = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
@@ -18,7 +21,8 @@ final class FakePods implements PodSource {
   FakePods put(Pod pod) {
     Pod before = pods.put(key(pod.getMetadata().getNamespace(), pod.getMetadata().getName()), pod);
     notifyNode(pod.getSpec().getNodeName());
-    if (before != null && !Objects.equals(before.getSpec().getNodeName(), pod.getSpec().getNodeName())) {
+    if (before != null
+        && !Objects.equals(before.getSpec().getNodeName(), pod.getSpec().getNodeName())) {
       notifyNode(before.getSpec().getNodeName());
     }
     return this;

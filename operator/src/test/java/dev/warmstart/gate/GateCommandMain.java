@@ -2,7 +2,10 @@ package dev.warmstart.gate;
 
 import picocli.CommandLine;
 
-/** Runs {@link GateCommand} alone in its own JVM, as the init container does through {@code warmstart gate}. */
+/**
+ * Runs {@link GateCommand} alone in its own JVM, as the init container does through {@code
+ * warmstart gate}.
+ */
 final class GateCommandMain {
   private GateCommandMain() {}
 

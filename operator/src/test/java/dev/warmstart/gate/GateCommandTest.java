@@ -39,7 +39,8 @@ import picocli.CommandLine;
 
 /** The in-pod gate: at least one real JVM per behaviour that matters to a pod's start. */
 class GateCommandTest {
-  private static final GateSettings SETTINGS = GateSettings.DEFAULTS.withVerifyGrace(Duration.ofMillis(100));
+  private static final GateSettings SETTINGS =
+      GateSettings.DEFAULTS.withVerifyGrace(Duration.ofMillis(100));
   private final FakePods pods = new FakePods();
   private final List<AutoCloseable> cleanup = new ArrayList<>();
 
@@ -56,7 +57,9 @@ class GateCommandTest {
     assertEquals(0, gate.exitWithin(Duration.ofSeconds(20)), gate.output());
     assertTrue(gate.output().contains("unreachable"), gate.output());
     assertTrue(gate.output().contains("gate timed out after 2s, proceeding"), gate.output());
-    assertTrue(gate.elapsed().compareTo(Duration.ofSeconds(2)) >= 0, "not before its deadline: " + gate.elapsed());
+    assertTrue(
+        gate.elapsed().compareTo(Duration.ofSeconds(2)) >= 0,
+        "not before its deadline: " + gate.elapsed());
   }
 
   @Test
@@ -71,7 +74,8 @@ class GateCommandTest {
 
   @Test
   void keepsWaitingAcrossAnOperatorRestartThenOpens() throws Exception {
-    pods.put(cache("c", NODE, IMAGE)).put(serving("p", NODE, IMAGE, true));   // the image's pull not started yet
+    pods.put(cache("c", NODE, IMAGE))
+        .put(serving("p", NODE, IMAGE, true)); // the image's pull not started yet
     GateServer first = server(0);
     int port = first.port();
     Gate gate = launch(port, "model", "1m");
@@ -85,30 +89,69 @@ class GateCommandTest {
 
     assertEquals(0, gate.exitWithin(Duration.ofSeconds(20)), gate.output());
     assertTrue(gate.output().contains("gate open after"), gate.output());
-    assertTrue(gate.elapsed().compareTo(Duration.ofSeconds(30)) < 0, "opened, did not time out: " + gate.output());
+    assertTrue(
+        gate.elapsed().compareTo(Duration.ofSeconds(30)) < 0,
+        "opened, did not time out: " + gate.output());
   }
 
   @Test
   void refusalIsLoggedAndTheGateProceeds() throws Exception {
     GateServer server = server(0);
     StringWriter out = new StringWriter();
-    int code = inProcess(out, "--url", "http://127.0.0.1:" + server.port(), "--kind", "model", "--timeout", "1m",
-        "--namespace", TestPods.NAMESPACE, "--pod", "ghost", "--uid", uid("ghost"), "--node", NODE);
+    int code =
+        inProcess(
+            out,
+            "--url",
+            "http://127.0.0.1:" + server.port(),
+            "--kind",
+            "model",
+            "--timeout",
+            "1m",
+            "--namespace",
+            TestPods.NAMESPACE,
+            "--pod",
+            "ghost",
+            "--uid",
+            uid("ghost"),
+            "--node",
+            NODE);
     assertEquals(0, code);
-    assertTrue(out.toString().contains("refused by the operator (HTTP 403 UnknownPod"), out.toString());
+    assertTrue(
+        out.toString().contains("refused by the operator (HTTP 403 UnknownPod"), out.toString());
   }
 
   @Test
   void nonLeaderIsRetriedUntilTheDeadline() throws Exception {
     pods.put(serving("p", NODE, IMAGE, true));
-    GateServer server = new GateServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), pods, () -> false,
-        new SimpleMeterRegistry(), Clock.systemUTC(), SETTINGS);
+    GateServer server =
+        new GateServer(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+            pods,
+            () -> false,
+            new SimpleMeterRegistry(),
+            Clock.systemUTC(),
+            SETTINGS);
     server.start();
     cleanup.add(server);
     StringWriter out = new StringWriter();
     long start = System.nanoTime();
-    int code = inProcess(out, "--url", "http://127.0.0.1:" + server.port(), "--kind", "model", "--timeout", "1500ms",
-        "--namespace", TestPods.NAMESPACE, "--pod", "p", "--uid", uid("p"), "--node", NODE);
+    int code =
+        inProcess(
+            out,
+            "--url",
+            "http://127.0.0.1:" + server.port(),
+            "--kind",
+            "model",
+            "--timeout",
+            "1500ms",
+            "--namespace",
+            TestPods.NAMESPACE,
+            "--pod",
+            "p",
+            "--uid",
+            uid("p"),
+            "--node",
+            NODE);
     assertEquals(0, code);
     assertTrue(out.toString().contains("HTTP 503 NotLeader"), out.toString());
     assertTrue(out.toString().contains("gate timed out after 1500ms, proceeding"), out.toString());
@@ -118,12 +161,40 @@ class GateCommandTest {
   @Test
   void missingOrBadSettingsProceedAtOnce() {
     StringWriter out = new StringWriter();
-    assertEquals(0, inProcess(out, "--url", "http://127.0.0.1:1", "--kind", "prepull", "--namespace", "", "--pod", "",
-        "--uid", "", "--node", ""));
+    assertEquals(
+        0,
+        inProcess(
+            out,
+            "--url",
+            "http://127.0.0.1:1",
+            "--kind",
+            "prepull",
+            "--namespace",
+            "",
+            "--pod",
+            "",
+            "--uid",
+            "",
+            "--node",
+            ""));
     assertTrue(out.toString().contains("missing --namespace (POD_NAMESPACE)"), out.toString());
     StringWriter badUrl = new StringWriter();
-    assertEquals(0, inProcess(badUrl, "--url", "warmstart-gate:8081", "--kind", "model", "--namespace", "ml", "--pod", "p",
-        "--uid", "u", "--node", "n"));
+    assertEquals(
+        0,
+        inProcess(
+            badUrl,
+            "--url",
+            "warmstart-gate:8081",
+            "--kind",
+            "model",
+            "--namespace",
+            "ml",
+            "--pod",
+            "p",
+            "--uid",
+            "u",
+            "--node",
+            "n"));
     assertTrue(badUrl.toString().contains("is not an http(s) URL"), badUrl.toString());
     StringWriter badKind = new StringWriter();
     assertEquals(0, inProcess(badKind, "--url", "http://127.0.0.1:1", "--kind", "copy"));
@@ -133,8 +204,14 @@ class GateCommandTest {
   // ---- helpers ------------------------------------------------------------------------------
 
   private GateServer server(int port) throws IOException {
-    GateServer server = new GateServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), pods, () -> true,
-        new SimpleMeterRegistry(), Clock.systemUTC(), SETTINGS);
+    GateServer server =
+        new GateServer(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+            pods,
+            () -> true,
+            new SimpleMeterRegistry(),
+            Clock.systemUTC(),
+            SETTINGS);
     server.start();
     cleanup.add(server);
     return server;
@@ -153,13 +230,26 @@ class GateCommandTest {
     }
   }
 
-  /** The gate as the init container runs it: its own small JVM, identity from the downward-API variables. */
+  /**
+   * The gate as the init container runs it: its own small JVM, identity from the downward-API
+   * variables.
+   */
   private Gate launch(int port, String kind, String timeout) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-XX:+UseSerialGC", "-Xmx16m", "-XX:TieredStopAtLevel=1",
-        "-cp", testClassPath(), GateCommandMain.class.getName(),
-        "--kind", kind, "--timeout", timeout)
-        .redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                java,
+                "-XX:+UseSerialGC",
+                "-Xmx16m",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                testClassPath(),
+                GateCommandMain.class.getName(),
+                "--kind",
+                kind,
+                "--timeout",
+                timeout)
+            .redirectErrorStream(true);
     Map<String, String> env = pb.environment();
     env.put("WARMSTART_GATE_URL", "http://127.0.0.1:" + port);
     env.put("POD_NAMESPACE", TestPods.NAMESPACE);
@@ -171,7 +261,10 @@ class GateCommandTest {
     return gate;
   }
 
-  /** The class path this test runs with, also under launchers that load it in a class loader of their own. */
+  /**
+   * The class path this test runs with, also under launchers that load it in a class loader of
+   * their own.
+   */
   private static String testClassPath() {
     Set<String> entries = new LinkedHashSet<>();
     for (ClassLoader l = GateCommandMain.class.getClassLoader(); l != null; l = l.getParent()) {
@@ -198,15 +291,20 @@ class GateCommandTest {
     Gate(Process process, long started) {
       this.process = process;
       this.started = started;
-      Thread reader = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            lines.add(line);
-          }
-        } catch (IOException ignored) {
-          // The process is gone.
-        }
-      }, "gate-output");
+      Thread reader =
+          new Thread(
+              () -> {
+                try (BufferedReader r =
+                    new BufferedReader(
+                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                  for (String line; (line = r.readLine()) != null; ) {
+                    lines.add(line);
+                  }
+                } catch (IOException ignored) {
+                  // The process is gone.
+                }
+              },
+              "gate-output");
       reader.setDaemon(true);
       reader.start();
     }

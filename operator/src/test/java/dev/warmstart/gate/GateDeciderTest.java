@@ -15,10 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.warmstart.kube.HelperContract;
 import dev.warmstart.gate.GateDecider.Answer;
 import dev.warmstart.gate.GateDecider.Claim;
 import dev.warmstart.gate.GateDecider.Verdict;
+import dev.warmstart.kube.HelperContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -34,20 +34,25 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The gate's decisions over time against an in-memory pod source, on a clock and scheduler turned by
- * hand: the races of a node's pods, the grace and expiry timers, and the claim checks; no sockets, no sleeps.
+ * The gate's decisions over time against an in-memory pod source, on a clock and scheduler turned
+ * by hand: the races of a node's pods, the grace and expiry timers, and the claim checks; no
+ * sockets, no sleeps.
  */
 class GateDeciderTest {
   static final String NODE = "node-1";
   static final String IMAGE = "vllm/vllm-openai:v0.11.0";
   static final String OTHER = "ghcr.io/acme/other-server:1";
+
   /** Long enough that an answer before it can only come from a pod change. */
   static final Duration LONG_POLL = Duration.ofSeconds(10);
+
   /** As long as a test looks for an early answer before it changes a pod. */
   static final Duration A_WHILE = Duration.ofMillis(300);
-  static final GateSettings SETTINGS = GateSettings.DEFAULTS
-      .withLongPoll(Duration.ofSeconds(20))
-      .withVerifyGrace(Duration.ofMillis(200));
+
+  static final GateSettings SETTINGS =
+      GateSettings.DEFAULTS
+          .withLongPoll(Duration.ofSeconds(20))
+          .withVerifyGrace(Duration.ofMillis(200));
 
   final FakePods pods = new FakePods();
   final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -97,7 +102,7 @@ class GateDeciderTest {
 
   @Test
   void imageFinishingReleasesWaitingDownloadAtOnce() {
-    Pod c = cache("c", NODE, IMAGE);   // its pull has not started (its own gate has not opened)
+    Pod c = cache("c", NODE, IMAGE); // its pull has not started (its own gate has not opened)
     pods.put(c).put(serving("p", NODE, IMAGE, true));
     CompletableFuture<Answer> p = ask("p", GateKind.MODEL, LONG_POLL);
     assertPendingAfterAWhile(p);
@@ -147,10 +152,17 @@ class GateDeciderTest {
 
     CompletableFuture<Answer> p2 = ask("p2", GateKind.MODEL, LONG_POLL);
     assertPendingAfterAWhile(p2);
-    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, running()));
+    pods.put(
+        withInit(
+            withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)),
+            HelperContract.CONTAINER_FETCH_MODEL,
+            running()));
     assertPendingAfterAWhile(p2);
     CompletableFuture<Answer> meanwhile = ask("p2", GateKind.MODEL, Duration.ofMillis(200));
-    assertEquals(Verdict.WAIT, answered(p2).verdict(), "the pod asked again: its earlier request is answered");
+    assertEquals(
+        Verdict.WAIT,
+        answered(p2).verdict(),
+        "the pod asked again: its earlier request is answered");
     scheduler.advanceMillis(200);
     Answer m = answered(meanwhile);
     assertEquals(GatePolicy.TRANSFER_RUNNING, m.reason(), m.toString());
@@ -158,7 +170,11 @@ class GateDeciderTest {
 
     CompletableFuture<Answer> again = ask("p2", GateKind.MODEL, LONG_POLL);
     assertPendingAfterAWhile(again);
-    pods.put(withInit(withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)), HelperContract.CONTAINER_FETCH_MODEL, terminated(0)));
+    pods.put(
+        withInit(
+            withInit(p1, HelperContract.CONTAINER_GATE, terminated(0)),
+            HelperContract.CONTAINER_FETCH_MODEL,
+            terminated(0)));
     Answer a = answered(again);
     assertEquals(Verdict.GO, a.verdict(), a.toString());
   }
@@ -169,8 +185,10 @@ class GateDeciderTest {
     for (int i = 0; i < 8; i++) {
       pods.put(serving("p" + i, NODE, IMAGE, true));
     }
-    List<CompletableFuture<Answer>> answers = IntStream.range(0, 8)
-        .mapToObj(i -> ask("p" + i, GateKind.MODEL, Duration.ofMillis(500))).toList();
+    List<CompletableFuture<Answer>> answers =
+        IntStream.range(0, 8)
+            .mapToObj(i -> ask("p" + i, GateKind.MODEL, Duration.ofMillis(500)))
+            .toList();
     scheduler.advanceMillis(500);
     List<Verdict> verdicts = answers.stream().map(f -> answered(f).verdict()).toList();
     assertEquals(1, verdicts.stream().filter(Verdict.GO::equals).count(), verdicts.toString());
@@ -184,8 +202,10 @@ class GateDeciderTest {
     for (int i = 0; i < 3; i++) {
       pods.put(serving("p" + i, NODE, IMAGE, true));
     }
-    List<CompletableFuture<Answer>> answers = IntStream.range(0, 3)
-        .mapToObj(i -> ask("p" + i, GateKind.MODEL, Duration.ofMillis(500))).toList();
+    List<CompletableFuture<Answer>> answers =
+        IntStream.range(0, 3)
+            .mapToObj(i -> ask("p" + i, GateKind.MODEL, Duration.ofMillis(500)))
+            .toList();
     scheduler.advanceMillis(500);
     List<Verdict> verdicts = answers.stream().map(f -> answered(f).verdict()).toList();
     assertEquals(2, verdicts.stream().filter(Verdict.GO::equals).count(), verdicts.toString());
@@ -193,10 +213,18 @@ class GateDeciderTest {
 
   @Test
   void prePullWaitsBehindDownloadUnlessWaitingServingPodNeedsItsImage() {
-    Pod p1 = withInit(withInit(serving("p1", NODE, OTHER, false), HelperContract.CONTAINER_GATE, terminated(0)),
-        HelperContract.CONTAINER_FETCH_MODEL, running());
-    Pod c = withInit(withInit(cache("c", NODE, IMAGE), HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)),
-        HelperContract.CONTAINER_GATE, running());
+    Pod p1 =
+        withInit(
+            withInit(
+                serving("p1", NODE, OTHER, false), HelperContract.CONTAINER_GATE, terminated(0)),
+            HelperContract.CONTAINER_FETCH_MODEL,
+            running());
+    Pod c =
+        withInit(
+            withInit(
+                cache("c", NODE, IMAGE), HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)),
+            HelperContract.CONTAINER_GATE,
+            running());
     pods.put(p1).put(c);
     CompletableFuture<Answer> prePull = ask("c", GateKind.PREPULL, LONG_POLL);
     assertPendingAfterAWhile(prePull);
@@ -220,7 +248,8 @@ class GateDeciderTest {
   @Test
   void grantNeverSeenStartingLapses() {
     restart(SETTINGS.withGrantExpiry(Duration.ofMillis(500)));
-    pods.put(cacheRunning(cache("c", NODE, IMAGE))).put(serving("p1", NODE, IMAGE, true))
+    pods.put(cacheRunning(cache("c", NODE, IMAGE)))
+        .put(serving("p1", NODE, IMAGE, true))
         .put(serving("p2", NODE, IMAGE, true));
     assertEquals(Verdict.GO, answered(ask("p1", GateKind.MODEL, LONG_POLL)).verdict());
     CompletableFuture<Answer> p2 = ask("p2", GateKind.MODEL, LONG_POLL);
@@ -234,25 +263,27 @@ class GateDeciderTest {
 
   @ParameterizedTest(name = "{0}")
   @CsvSource({
-      "unknown pod, UnknownPod",
-      "wrong uid,   UidMismatch",
-      "wrong node,  WrongNode",
-      "wrong kind,  WrongKind",
+    "unknown pod, UnknownPod",
+    "wrong uid,   UidMismatch",
+    "wrong node,  WrongNode",
+    "wrong kind,  WrongKind",
   })
   void claimsThatDoNotHoldAreRefused(String claim, String reason) {
     pods.put(serving("p", NODE, IMAGE, true)).put(cacheRunning(cache("c", NODE, IMAGE)));
-    Claim c = switch (claim) {
-      case "unknown pod" -> claim("nobody", uid("nobody"), NODE, GateKind.MODEL);
-      case "wrong uid" -> claim("p", uid("someone-else"), NODE, GateKind.MODEL);
-      case "wrong node" -> claim("p", uid("p"), "node-2", GateKind.MODEL);
-      default -> claim("c", uid("c"), NODE, GateKind.MODEL);
-    };
+    Claim c =
+        switch (claim) {
+          case "unknown pod" -> claim("nobody", uid("nobody"), NODE, GateKind.MODEL);
+          case "wrong uid" -> claim("p", uid("someone-else"), NODE, GateKind.MODEL);
+          case "wrong node" -> claim("p", uid("p"), "node-2", GateKind.MODEL);
+          default -> claim("c", uid("c"), NODE, GateKind.MODEL);
+        };
     CompletableFuture<Answer> f = decider.ask(c, LONG_POLL);
     scheduler.advance(SETTINGS.verifyGrace().minusMillis(1));
     assertPending(f);
     scheduler.advanceMillis(1);
     Answer a = answered(f);
-    assertEquals(Verdict.REFUSED, a.verdict(), "refused after the grace, not at the end of the poll: " + a);
+    assertEquals(
+        Verdict.REFUSED, a.verdict(), "refused after the grace, not at the end of the poll: " + a);
     assertEquals(reason, a.reason());
   }
 
@@ -283,7 +314,10 @@ class GateDeciderTest {
     scheduler.advance(Duration.ofMinutes(30));
     CompletableFuture<Answer> soon = ask("p", GateKind.MODEL, A_WHILE);
     scheduler.advance(A_WHILE);
-    assertEquals(A_WHILE.multipliedBy(2).plusMinutes(30), answered(soon).waited(), "its wait counts from its first request");
+    assertEquals(
+        A_WHILE.multipliedBy(2).plusMinutes(30),
+        answered(soon).waited(),
+        "its wait counts from its first request");
 
     scheduler.advance(GateDecider.FORGET.plus(GateDecider.SWEEP));
     CompletableFuture<Answer> late = ask("p", GateKind.MODEL, A_WHILE);
@@ -296,7 +330,9 @@ class GateDeciderTest {
     pods.put(cache("c", NODE, IMAGE)).put(serving("p", NODE, IMAGE, true));
     CompletableFuture<Answer> held = ask("p", GateKind.MODEL, LONG_POLL);
     decider.close();
-    assertThrows(RejectedExecutionException.class, () -> ask("p", GateKind.MODEL, LONG_POLL),
+    assertThrows(
+        RejectedExecutionException.class,
+        () -> ask("p", GateKind.MODEL, LONG_POLL),
         "the HTTP face answers 503 ShuttingDown");
     pods.put(cacheRunning(cache("c", NODE, IMAGE)));
     scheduler.advance(LONG_POLL);
@@ -305,25 +341,38 @@ class GateDeciderTest {
 
   @Test
   void metricsCountDecisionsAndWaitTimes() {
-    pods.put(cacheRunning(cache("c", NODE, IMAGE))).put(serving("p", NODE, IMAGE, true))
+    pods.put(cacheRunning(cache("c", NODE, IMAGE)))
+        .put(serving("p", NODE, IMAGE, true))
         .put(serving("q", NODE, IMAGE, true));
     answered(ask("p", GateKind.MODEL, LONG_POLL));
     CompletableFuture<Answer> q = ask("q", GateKind.MODEL, Duration.ofMillis(100));
     scheduler.advanceMillis(100);
     answered(q);
-    CompletableFuture<Answer> nobody = decider.ask(claim("nobody", "x", NODE, GateKind.PREPULL), Duration.ofMillis(100));
+    CompletableFuture<Answer> nobody =
+        decider.ask(claim("nobody", "x", NODE, GateKind.PREPULL), Duration.ofMillis(100));
     scheduler.advance(SETTINGS.verifyGrace());
     answered(nobody);
     String scrape = registry.scrape();
-    assertTrue(scrape.contains("warmstart_gate_wait_seconds_count{kind=\"model\",reason=\"ImageCached\"} 1"), scrape);
-    assertTrue(scrape.contains("warmstart_gate_wait_seconds_bucket{kind=\"model\",reason=\"ImageCached\",le=\"1.0\"} 1"),
+    assertTrue(
+        scrape.contains(
+            "warmstart_gate_wait_seconds_count{kind=\"model\",reason=\"ImageCached\"} 1"),
         scrape);
-    assertTrue(scrape.contains(
-        "warmstart_gate_decisions_total{decision=\"go\",kind=\"model\",reason=\"ImageCached\"} 1.0"), scrape);
-    assertTrue(scrape.contains(
-        "warmstart_gate_decisions_total{decision=\"wait\",kind=\"model\",reason=\"TransferRunning\"} 1.0"), scrape);
-    assertTrue(scrape.contains(
-        "warmstart_gate_decisions_total{decision=\"deny\",kind=\"prepull\",reason=\"UnknownPod\"} 1.0"), scrape);
+    assertTrue(
+        scrape.contains(
+            "warmstart_gate_wait_seconds_bucket{kind=\"model\",reason=\"ImageCached\",le=\"1.0\"} 1"),
+        scrape);
+    assertTrue(
+        scrape.contains(
+            "warmstart_gate_decisions_total{decision=\"go\",kind=\"model\",reason=\"ImageCached\"} 1.0"),
+        scrape);
+    assertTrue(
+        scrape.contains(
+            "warmstart_gate_decisions_total{decision=\"wait\",kind=\"model\",reason=\"TransferRunning\"} 1.0"),
+        scrape);
+    assertTrue(
+        scrape.contains(
+            "warmstart_gate_decisions_total{decision=\"deny\",kind=\"prepull\",reason=\"UnknownPod\"} 1.0"),
+        scrape);
     assertTrue(scrape.contains("warmstart_gate_waiters{kind=\"prepull\"} 0"), scrape);
   }
 

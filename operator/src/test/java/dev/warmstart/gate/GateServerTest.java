@@ -32,8 +32,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The gate's HTTP face: parsing, status codes and bodies, the leader and sync guard, and a long poll
- * answered over a real socket. What the gate decides, and when, is {@link GateDeciderTest}'s.
+ * The gate's HTTP face: parsing, status codes and bodies, the leader and sync guard, and a long
+ * poll answered over a real socket. What the gate decides, and when, is {@link GateDeciderTest}'s.
  */
 class GateServerTest {
   static final String NODE = GateDeciderTest.NODE;
@@ -41,7 +41,8 @@ class GateServerTest {
   static final String LONG_POLL = "10s";
   static final GateSettings SETTINGS = GateDeciderTest.SETTINGS;
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   final FakePods pods = new FakePods();
   final AtomicBoolean leader = new AtomicBoolean(true);
@@ -50,8 +51,14 @@ class GateServerTest {
 
   @BeforeEach
   void start() throws IOException {
-    server = new GateServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), pods, leader::get,
-        registry, Clock.systemUTC(), SETTINGS);
+    server =
+        new GateServer(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+            pods,
+            leader::get,
+            registry,
+            Clock.systemUTC(),
+            SETTINGS);
     server.start();
   }
 
@@ -94,7 +101,9 @@ class GateServerTest {
 
   @Test
   void refusalIs403WithItsReason() throws Exception {
-    Answer a = get(query("nobody", uid("nobody"), NODE, GateKind.MODEL) + "&wait=" + LONG_POLL).get(5, TimeUnit.SECONDS);
+    Answer a =
+        get(query("nobody", uid("nobody"), NODE, GateKind.MODEL) + "&wait=" + LONG_POLL)
+            .get(5, TimeUnit.SECONDS);
     assertEquals(403, a.code, a.toString());
     assertEquals("UnknownPod", a.reason);
     assertEquals(null, a.decision, "a refusal is no decision");
@@ -107,9 +116,20 @@ class GateServerTest {
     Answer notLeader = ask("p", GateKind.MODEL, LONG_POLL).get(5, TimeUnit.SECONDS);
     assertEquals(503, notLeader.code);
     assertEquals("NotLeader", notLeader.reason);
-    HttpResponse<String> raw = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.GATE_PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL))).build(), HttpResponse.BodyHandlers.ofString());
-    assertEquals("close", raw.headers().firstValue("Connection").orElse(""),
+    HttpResponse<String> raw =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + server.port()
+                            + HelperContract.GATE_PATH
+                            + "?"
+                            + query("p", uid("p"), NODE, GateKind.MODEL)))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertEquals(
+        "close",
+        raw.headers().firstValue("Connection").orElse(""),
         "a retry through a Service must be free to reach another replica");
 
     leader.set(true);
@@ -121,40 +141,95 @@ class GateServerTest {
 
   @Test
   void podsOnANodeAreListedForTheNodeCachesCleanup() throws Exception {
-    pods.put(serving("p1", NODE, IMAGE, true)).put(serving("p2", NODE, IMAGE, true))
+    pods.put(serving("p1", NODE, IMAGE, true))
+        .put(serving("p2", NODE, IMAGE, true))
         .put(serving("elsewhere", "node-2", IMAGE, true));
-    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + server.port()
+                            + HelperContract.PODS_PATH
+                            + "?node="
+                            + NODE))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     var json = JSON.readTree(r.body());
     assertEquals(List.of(uid("p1"), uid("p2")), JSON.convertValue(json.get("uids"), List.class));
-    assertEquals(List.of(), JSON.convertValue(json.get("namespaces"), List.class), "all namespaces");
+    assertEquals(
+        List.of(), JSON.convertValue(json.get("namespaces"), List.class), "all namespaces");
 
     // A view that may miss live pods must not answer: their directories would be deleted.
     pods.ready = false;
-    assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(
+        503,
+        HTTP.send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + server.port()
+                                + HelperContract.PODS_PATH
+                                + "?node="
+                                + NODE))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
     pods.ready = true;
     leader.set(false);
-    assertEquals(503, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.PODS_PATH + "?node=" + NODE)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(
+        503,
+        HTTP.send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + server.port()
+                                + HelperContract.PODS_PATH
+                                + "?node="
+                                + NODE))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
     leader.set(true);
-    assertEquals(400, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.PODS_PATH)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(
+        400,
+        HTTP.send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + HelperContract.PODS_PATH))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
   }
 
   @Test
   void malformedRequestsAre400() throws Exception {
-    Answer missing = get("namespace=ml&pod=p&node=" + NODE + "&kind=model").get(5, TimeUnit.SECONDS);
+    Answer missing =
+        get("namespace=ml&pod=p&node=" + NODE + "&kind=model").get(5, TimeUnit.SECONDS);
     assertEquals(400, missing.code);
     assertTrue(missing.message.contains("uid"), missing.message);
-    assertEquals(400, get(query("p", uid("p"), NODE, GateKind.MODEL).replace("kind=model", "kind=copy"))
-        .get(5, TimeUnit.SECONDS).code);
-    assertEquals(400, get(query("p", uid("p"), NODE, GateKind.MODEL) + "&wait=soon")
-        .get(5, TimeUnit.SECONDS).code);
-    HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-        + HelperContract.GATE_PATH + "?" + query("p", uid("p"), NODE, GateKind.MODEL)))
-        .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(
+        400,
+        get(query("p", uid("p"), NODE, GateKind.MODEL).replace("kind=model", "kind=copy"))
+            .get(5, TimeUnit.SECONDS)
+            .code);
+    assertEquals(
+        400,
+        get(query("p", uid("p"), NODE, GateKind.MODEL) + "&wait=soon")
+            .get(5, TimeUnit.SECONDS)
+            .code);
+    HttpResponse<String> post =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + server.port()
+                            + HelperContract.GATE_PATH
+                            + "?"
+                            + query("p", uid("p"), NODE, GateKind.MODEL)))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(405, post.statusCode(), post.body());
   }
 
@@ -167,24 +242,45 @@ class GateServerTest {
   }
 
   static String query(String pod, String uid, String node, GateKind kind) {
-    return "namespace=" + TestPods.NAMESPACE + "&pod=" + pod + "&uid=" + uid + "&node=" + node + "&kind=" + kind.wireName();
+    return "namespace="
+        + TestPods.NAMESPACE
+        + "&pod="
+        + pod
+        + "&uid="
+        + uid
+        + "&node="
+        + node
+        + "&kind="
+        + kind.wireName();
   }
 
   CompletableFuture<Answer> get(String query) {
-    HttpRequest request = HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + server.port() + HelperContract.GATE_PATH + "?" + query)).build();
-    return HTTP.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
-      try {
-        JsonNode body = JSON.readTree(r.body());
-        return new Answer(r.statusCode(), body.path("decision").asText(null), body.path("reason").asText(null),
-            body.path("message").asText(""), body.path("waited").asText(null));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    HttpRequest request =
+        HttpRequest.newBuilder(
+                URI.create(
+                    "http://127.0.0.1:" + server.port() + HelperContract.GATE_PATH + "?" + query))
+            .build();
+    return HTTP.sendAsync(request, HttpResponse.BodyHandlers.ofString())
+        .thenApply(
+            r -> {
+              try {
+                JsonNode body = JSON.readTree(r.body());
+                return new Answer(
+                    r.statusCode(),
+                    body.path("decision").asText(null),
+                    body.path("reason").asText(null),
+                    body.path("message").asText(""),
+                    body.path("waited").asText(null));
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
   }
 
-  /** Until {@code n} model requests are held: the request reached the decider, whatever the machine's speed. */
+  /**
+   * Until {@code n} model requests are held: the request reached the decider, whatever the
+   * machine's speed.
+   */
   void awaitHeld(int n) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
     while (registry.get("warmstart.gate.waiters").tag("kind", "model").gauge().value() != n) {

@@ -13,8 +13,8 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A {@link GateScheduler} turned by hand, with its own clock: a step given to {@link #execute} runs
- * at once on the caller's thread (after the step running, if any); a scheduled one runs when
- * {@link #advance} moves the clock past its time. So a test replays a race in one exact order.
+ * at once on the caller's thread (after the step running, if any); a scheduled one runs when {@link
+ * #advance} moves the clock past its time. So a test replays a race in one exact order.
  */
 final class ManualScheduler implements GateScheduler {
   private final ManualClock clock = new ManualClock(Instant.parse("2026-01-01T00:00:00Z"));
@@ -55,7 +55,10 @@ final class ManualScheduler implements GateScheduler {
     timers.clear();
   }
 
-  /** Moves the clock by {@code d}, running every step that falls due on the way, each at its own time. */
+  /**
+   * Moves the clock by {@code d}, running every step that falls due on the way, each at its own
+   * time.
+   */
   void advance(Duration d) {
     Instant end = clock.instant().plus(d);
     while (!timers.isEmpty() && !timers.peek().due().isAfter(end)) {

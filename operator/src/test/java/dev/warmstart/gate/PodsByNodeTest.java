@@ -21,7 +21,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
-/** The informer side of the gate against Fabric8's mock API server: selection, node index, change events. */
+/**
+ * The informer side of the gate against Fabric8's mock API server: selection, node index, change
+ * events.
+ */
 @EnableKubernetesMockClient(crud = true)
 class PodsByNodeTest {
   private static final String IMAGE = "vllm/vllm-openai:v0.11.0";
@@ -31,8 +34,14 @@ class PodsByNodeTest {
   void indexesManagedPodsByNodeAndReportsChanges() throws Exception {
     client.resource(serving("a", "node-1", IMAGE, true)).create();
     client.resource(serving("b", "node-2", IMAGE, true)).create();
-    client.resource(new PodBuilder(serving("foreign", "node-1", IMAGE, true))
-        .editMetadata().removeFromLabels(Labels.MANAGED_BY).endMetadata().build()).create();
+    client
+        .resource(
+            new PodBuilder(serving("foreign", "node-1", IMAGE, true))
+                .editMetadata()
+                .removeFromLabels(Labels.MANAGED_BY)
+                .endMetadata()
+                .build())
+        .create();
 
     try (PodsByNode pods = new PodsByNode(client, Set.of())) {
       LinkedBlockingQueue<String> changes = new LinkedBlockingQueue<>();
@@ -62,8 +71,14 @@ class PodsByNodeTest {
   @Test
   void watchesOnlyTheGivenNamespaces() throws Exception {
     client.resource(serving("a", "node-1", IMAGE, true)).create();
-    client.resource(new PodBuilder(serving("elsewhere", "node-1", IMAGE, true))
-        .editMetadata().withNamespace("other").endMetadata().build()).create();
+    client
+        .resource(
+            new PodBuilder(serving("elsewhere", "node-1", IMAGE, true))
+                .editMetadata()
+                .withNamespace("other")
+                .endMetadata()
+                .build())
+        .create();
     try (PodsByNode pods = new PodsByNode(client, Set.of(TestPods.NAMESPACE))) {
       pods.start();
       await(pods::isReady);
@@ -76,8 +91,11 @@ class PodsByNodeTest {
     return pods.stream().map(p -> p.getMetadata().getName()).sorted().toList();
   }
 
-  /** The informer reports asynchronously: its initial adds may still come in after it has synced. */
-  private static void awaitChange(LinkedBlockingQueue<String> changes, String node) throws InterruptedException {
+  /**
+   * The informer reports asynchronously: its initial adds may still come in after it has synced.
+   */
+  private static void awaitChange(LinkedBlockingQueue<String> changes, String node)
+      throws InterruptedException {
     long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (System.nanoTime() < until) {
       if (node.equals(changes.poll(100, TimeUnit.MILLISECONDS))) {

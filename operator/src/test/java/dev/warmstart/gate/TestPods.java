@@ -22,21 +22,35 @@ final class TestPods {
   static Pod serving(String name, String node, String image, boolean imageCacheEnabled) {
     return new PodBuilder()
         .withNewMetadata()
-          .withNamespace(NAMESPACE).withName(name).withUid(uid(name))
-          .addToLabels(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
-          .addToLabels(Labels.COMPONENT, Labels.COMPONENT_SERVER)
-          .addToAnnotations(Labels.IMAGE_CACHE_ENABLED, Boolean.toString(imageCacheEnabled))
+        .withNamespace(NAMESPACE)
+        .withName(name)
+        .withUid(uid(name))
+        .addToLabels(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
+        .addToLabels(Labels.COMPONENT, Labels.COMPONENT_SERVER)
+        .addToAnnotations(Labels.IMAGE_CACHE_ENABLED, Boolean.toString(imageCacheEnabled))
         .endMetadata()
         .withNewSpec()
-          .withNodeName(node)
-          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewInitContainer().withName(HelperContract.CONTAINER_FETCH_MODEL).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewContainer().withName(HelperContract.CONTAINER_SERVER).withImage(image).endContainer()
+        .withNodeName(node)
+        .addNewInitContainer()
+        .withName(HelperContract.CONTAINER_GATE)
+        .withImage("warmstart/warmstart:0.1.0")
+        .endInitContainer()
+        .addNewInitContainer()
+        .withName(HelperContract.CONTAINER_FETCH_MODEL)
+        .withImage("warmstart/warmstart:0.1.0")
+        .endInitContainer()
+        .addNewContainer()
+        .withName(HelperContract.CONTAINER_SERVER)
+        .withImage(image)
+        .endContainer()
         .endSpec()
         .build();
   }
 
-  /** A warm-pool placeholder: the serving pod's init containers, the serving image in container placeholder. */
+  /**
+   * A warm-pool placeholder: the serving pod's init containers, the serving image in container
+   * placeholder.
+   */
   static Pod placeholder(String name, String node, String image) {
     Pod pod = serving(name, node, image, true);
     pod.getMetadata().getLabels().put(Labels.COMPONENT, Labels.COMPONENT_WARM_POOL);
@@ -44,21 +58,38 @@ final class TestPods {
     return pod;
   }
 
-  /** An image-cache pod: init containers install-pause and gate, one container per image (c0, c1...). */
+  /**
+   * An image-cache pod: init containers install-pause and gate, one container per image (c0,
+   * c1...).
+   */
   static Pod cache(String name, String node, String... images) {
-    PodBuilder pod = new PodBuilder()
-        .withNewMetadata()
-          .withNamespace(NAMESPACE).withName(name).withUid(uid(name))
-          .addToLabels(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
-          .addToLabels(Labels.COMPONENT, Labels.COMPONENT_IMAGE_CACHE)
-        .endMetadata()
-        .withNewSpec()
-          .withNodeName(node)
-          .addNewInitContainer().withName(HelperContract.CONTAINER_INSTALL_PAUSE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-          .addNewInitContainer().withName(HelperContract.CONTAINER_GATE).withImage("warmstart/warmstart:0.1.0").endInitContainer()
-        .endSpec();
+    PodBuilder pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withNamespace(NAMESPACE)
+            .withName(name)
+            .withUid(uid(name))
+            .addToLabels(Labels.MANAGED_BY, Labels.MANAGED_BY_VALUE)
+            .addToLabels(Labels.COMPONENT, Labels.COMPONENT_IMAGE_CACHE)
+            .endMetadata()
+            .withNewSpec()
+            .withNodeName(node)
+            .addNewInitContainer()
+            .withName(HelperContract.CONTAINER_INSTALL_PAUSE)
+            .withImage("warmstart/warmstart:0.1.0")
+            .endInitContainer()
+            .addNewInitContainer()
+            .withName(HelperContract.CONTAINER_GATE)
+            .withImage("warmstart/warmstart:0.1.0")
+            .endInitContainer()
+            .endSpec();
     for (int i = 0; i < images.length; i++) {
-      pod.editSpec().addNewContainer().withName("c" + i).withImage(images[i]).endContainer().endSpec();
+      pod.editSpec()
+          .addNewContainer()
+          .withName("c" + i)
+          .withImage(images[i])
+          .endContainer()
+          .endSpec();
     }
     return pod.build();
   }
@@ -68,11 +99,19 @@ final class TestPods {
   }
 
   static ContainerState running() {
-    return new ContainerStateBuilder().withNewRunning().withStartedAt("2025-01-01T00:00:00Z").endRunning().build();
+    return new ContainerStateBuilder()
+        .withNewRunning()
+        .withStartedAt("2025-01-01T00:00:00Z")
+        .endRunning()
+        .build();
   }
 
   static ContainerState terminated(int exitCode) {
-    return new ContainerStateBuilder().withNewTerminated().withExitCode(exitCode).endTerminated().build();
+    return new ContainerStateBuilder()
+        .withNewTerminated()
+        .withExitCode(exitCode)
+        .endTerminated()
+        .build();
   }
 
   static ContainerState waiting(String reason) {
@@ -97,9 +136,15 @@ final class TestPods {
     return copy;
   }
 
-  /** Both init containers of a cache pod done: its images are being pulled (their containers have no state yet). */
+  /**
+   * Both init containers of a cache pod done: its images are being pulled (their containers have no
+   * state yet).
+   */
   static Pod cacheInitDone(Pod pod) {
-    return withInit(withInit(pod, HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)), HelperContract.CONTAINER_GATE, terminated(0));
+    return withInit(
+        withInit(pod, HelperContract.CONTAINER_INSTALL_PAUSE, terminated(0)),
+        HelperContract.CONTAINER_GATE,
+        terminated(0));
   }
 
   /** A cache pod with every image container running. */
@@ -111,7 +156,8 @@ final class TestPods {
     return p;
   }
 
-  private static List<ContainerStatus> replace(List<ContainerStatus> statuses, String name, ContainerState state) {
+  private static List<ContainerStatus> replace(
+      List<ContainerStatus> statuses, String name, ContainerState state) {
     List<ContainerStatus> result = new ArrayList<>();
     if (statuses != null) {
       statuses.stream().filter(s -> !name.equals(s.getName())).forEach(result::add);

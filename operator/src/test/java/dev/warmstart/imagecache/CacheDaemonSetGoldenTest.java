@@ -12,12 +12,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * What an ImageCache becomes, one directory per scenario under {@code src/test/resources/imagecache/golden/}:
- * {@code imagecache.yaml} and optionally {@code operator.yaml} (the helper image and gate URL, default
- * {@link CacheDaemonSetModelTest#HELPERS}: no gate) in, {@code daemonset.yaml} out.
+ * What an ImageCache becomes, one directory per scenario under {@code
+ * src/test/resources/imagecache/golden/}: {@code imagecache.yaml} and optionally {@code
+ * operator.yaml} (the helper image and gate URL, default {@link CacheDaemonSetModelTest#HELPERS}:
+ * no gate) in, {@code daemonset.yaml} out.
  *
- * <p>Regenerate after an intended change with
- * {@code mvn -pl operator test -Dtest=CacheDaemonSetGoldenTest -Dgolden.update=true}, then review the diff.
+ * <p>Regenerate after an intended change with {@code mvn -pl operator test
+ * -Dtest=CacheDaemonSetGoldenTest -Dgolden.update=true}, then review the diff.
  */
 class CacheDaemonSetGoldenTest {
   static Stream<GoldenScenario> scenarios() {
@@ -28,10 +29,15 @@ class CacheDaemonSetGoldenTest {
   @MethodSource("scenarios")
   void daemonSetMatchesTheScenario(GoldenScenario scenario) {
     ImageCache cache = scenario.input("imagecache.yaml", ImageCache.class);
-    HelperSettings helpers = scenario.optionalInput("operator.yaml", Map.class)
-        .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
-        .orElse(HELPERS);
-    scenario.expect("daemonset.yaml", CacheDaemonSetModel.desired(cache, helpers), DaemonSet.class,
+    HelperSettings helpers =
+        scenario
+            .optionalInput("operator.yaml", Map.class)
+            .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
+            .orElse(HELPERS);
+    scenario.expect(
+        "daemonset.yaml",
+        CacheDaemonSetModel.desired(cache, helpers),
+        DaemonSet.class,
         "The DaemonSet: CacheDaemonSetModel.desired(imagecache.yaml)");
     scenario.assertAllFilesUsed();
   }

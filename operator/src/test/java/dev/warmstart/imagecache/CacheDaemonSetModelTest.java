@@ -1,7 +1,5 @@
 package dev.warmstart.imagecache;
 
-import dev.warmstart.kube.HelperSettings;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -11,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.api.v1alpha1.ImageCacheSpec;
+import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.IntOrString;
@@ -33,19 +32,25 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The rules of the image cache's DaemonSet that hold for every ImageCache (security, names, one pause container per
- * image, surge updates); each scenario's exact DaemonSet is {@link CacheDaemonSetGoldenTest}'s.
+ * The rules of the image cache's DaemonSet that hold for every ImageCache (security, names, one
+ * pause container per image, surge updates); each scenario's exact DaemonSet is {@link
+ * CacheDaemonSetGoldenTest}'s.
  */
 class CacheDaemonSetModelTest {
   static final String HELPER = "ghcr.io/warmstart/warmstart:0.1.0";
   static final HelperSettings HELPERS = new HelperSettings(HELPER, null);
   private static final Pattern DNS1123_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+
   /** A label value: at most 63 characters, alphanumeric at both ends. */
-  private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
-  private static final String HEX64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
+
+  private static final String HEX64 =
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
   static <T> T load(String resource, Class<T> type) {
-    try (InputStream in = CacheDaemonSetModelTest.class.getResourceAsStream("/imagecache/" + resource)) {
+    try (InputStream in =
+        CacheDaemonSetModelTest.class.getResourceAsStream("/imagecache/" + resource)) {
       assertNotNull(in, "missing test resource imagecache/" + resource);
       return Serialization.unmarshal(in, type);
     } catch (IOException e) {
@@ -79,7 +84,9 @@ class CacheDaemonSetModelTest {
 
   @Test
   void desiredIsDeterministic() {
-    assertEquals(CacheDaemonSetModel.desired(basic(), HELPERS), CacheDaemonSetModel.desired(basic(), HELPERS));
+    assertEquals(
+        CacheDaemonSetModel.desired(basic(), HELPERS),
+        CacheDaemonSetModel.desired(basic(), HELPERS));
   }
 
   // ---------------------------------------------------------------- pod security
@@ -103,17 +110,30 @@ class CacheDaemonSetModelTest {
     for (Container c : containers) {
       SecurityContext sc = c.getSecurityContext();
       assertNotNull(sc, () -> c.getName() + ": securityContext");
-      assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation(), () -> c.getName() + ": allowPrivilegeEscalation");
+      assertEquals(
+          Boolean.FALSE,
+          sc.getAllowPrivilegeEscalation(),
+          () -> c.getName() + ": allowPrivilegeEscalation");
       assertNotEquals(Boolean.TRUE, sc.getPrivileged(), () -> c.getName() + ": privileged");
       assertNotNull(sc.getCapabilities(), () -> c.getName() + ": capabilities");
-      assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), () -> c.getName() + ": drop ALL");
-      assertTrue(sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty(),
+      assertEquals(
+          List.of("ALL"), sc.getCapabilities().getDrop(), () -> c.getName() + ": drop ALL");
+      assertTrue(
+          sc.getCapabilities().getAdd() == null || sc.getCapabilities().getAdd().isEmpty(),
           () -> c.getName() + ": adds capabilities");
-      assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem(), () -> c.getName() + ": readOnlyRootFilesystem");
-      assertNotEquals(Boolean.FALSE, sc.getRunAsNonRoot(), () -> c.getName() + ": overrides runAsNonRoot");
+      assertEquals(
+          Boolean.TRUE,
+          sc.getReadOnlyRootFilesystem(),
+          () -> c.getName() + ": readOnlyRootFilesystem");
+      assertNotEquals(
+          Boolean.FALSE, sc.getRunAsNonRoot(), () -> c.getName() + ": overrides runAsNonRoot");
       assertNotEquals(0L, sc.getRunAsUser(), () -> c.getName() + ": runs as root");
-      String seccomp = sc.getSeccompProfile() != null ? sc.getSeccompProfile().getType()
-          : podSecurity.getSeccompProfile() == null ? null : podSecurity.getSeccompProfile().getType();
+      String seccomp =
+          sc.getSeccompProfile() != null
+              ? sc.getSeccompProfile().getType()
+              : podSecurity.getSeccompProfile() == null
+                  ? null
+                  : podSecurity.getSeccompProfile().getType();
       assertEquals("RuntimeDefault", seccomp, () -> c.getName() + ": effective seccomp profile");
     }
   }
@@ -130,23 +150,42 @@ class CacheDaemonSetModelTest {
   void eachImageRunsThePauseBinary() {
     ImageCache cache = basic();
     PodSpec pod = CacheDaemonSetModel.desired(cache, HELPERS).getSpec().getTemplate().getSpec();
-    assertEquals(cache.getSpec().getImages(), pod.getContainers().stream().map(Container::getImage).toList(),
+    assertEquals(
+        cache.getSpec().getImages(),
+        pod.getContainers().stream().map(Container::getImage).toList(),
         "one container per image, in spec order");
     for (Container c : pod.getContainers()) {
-      assertEquals(List.of("/warmstart/bin/pause"), c.getCommand(), () -> c.getName() + ": command");
+      assertEquals(
+          List.of("/warmstart/bin/pause"), c.getCommand(), () -> c.getName() + ": command");
       assertTrue(c.getArgs() == null || c.getArgs().isEmpty(), () -> c.getName() + ": args");
       assertEquals("IfNotPresent", c.getImagePullPolicy(), () -> c.getName() + ": imagePullPolicy");
-      assertTrue(c.getVolumeMounts().stream().anyMatch(m -> m.getMountPath().equals("/warmstart/bin")
-          && Boolean.TRUE.equals(m.getReadOnly())), () -> c.getName() + ": mounts the pause binary read-only");
-      assertNotNull(c.getResources().getLimits().get("memory"), () -> c.getName() + ": memory limit");
+      assertTrue(
+          c.getVolumeMounts().stream()
+              .anyMatch(
+                  m ->
+                      m.getMountPath().equals("/warmstart/bin")
+                          && Boolean.TRUE.equals(m.getReadOnly())),
+          () -> c.getName() + ": mounts the pause binary read-only");
+      assertNotNull(
+          c.getResources().getLimits().get("memory"), () -> c.getName() + ": memory limit");
     }
     Container install = pod.getInitContainers().get(0);
     assertEquals(HELPER, install.getImage());
     assertEquals(List.of("install-pause", "/warmstart/bin/pause"), install.getArgs());
-    assertTrue(install.getVolumeMounts().stream().anyMatch(m -> m.getMountPath().equals("/warmstart/bin")
-        && !Boolean.TRUE.equals(m.getReadOnly())), "install-pause writes the binary");
-    assertTrue(pod.getVolumes().stream().anyMatch(v -> v.getEmptyDir() != null
-        && install.getVolumeMounts().get(0).getName().equals(v.getName())), "the binary lives in an emptyDir");
+    assertTrue(
+        install.getVolumeMounts().stream()
+            .anyMatch(
+                m ->
+                    m.getMountPath().equals("/warmstart/bin")
+                        && !Boolean.TRUE.equals(m.getReadOnly())),
+        "install-pause writes the binary");
+    assertTrue(
+        pod.getVolumes().stream()
+            .anyMatch(
+                v ->
+                    v.getEmptyDir() != null
+                        && install.getVolumeMounts().get(0).getName().equals(v.getName())),
+        "the binary lives in an emptyDir");
   }
 
   @Test
@@ -154,11 +193,15 @@ class CacheDaemonSetModelTest {
     var strategy = CacheDaemonSetModel.desired(basic(), HELPERS).getSpec().getUpdateStrategy();
     assertEquals("RollingUpdate", strategy.getType());
     IntOrString maxUnavailable = strategy.getRollingUpdate().getMaxUnavailable();
-    assertTrue(Integer.valueOf(0).equals(maxUnavailable.getIntVal()) || "0".equals(maxUnavailable.getStrVal())
-        || "0%".equals(maxUnavailable.getStrVal()), () -> "maxUnavailable " + maxUnavailable);
+    assertTrue(
+        Integer.valueOf(0).equals(maxUnavailable.getIntVal())
+            || "0".equals(maxUnavailable.getStrVal())
+            || "0%".equals(maxUnavailable.getStrVal()),
+        () -> "maxUnavailable " + maxUnavailable);
     IntOrString maxSurge = strategy.getRollingUpdate().getMaxSurge();
     assertNotNull(maxSurge, "maxSurge");
-    assertFalse(Integer.valueOf(0).equals(maxSurge.getIntVal()) || "0%".equals(maxSurge.getStrVal()),
+    assertFalse(
+        Integer.valueOf(0).equals(maxSurge.getIntVal()) || "0%".equals(maxSurge.getStrVal()),
         () -> "maxSurge must be positive when maxUnavailable is 0, was " + maxSurge);
   }
 
@@ -172,7 +215,9 @@ class CacheDaemonSetModelTest {
     assertEquals("ml", ds.getMetadata().getNamespace());
     assertEquals("imagecache-serving-images", ds.getMetadata().getName());
     // The selector must match the template's labels, or the API server rejects the DaemonSet.
-    ds.getSpec().getSelector().getMatchLabels()
+    ds.getSpec()
+        .getSelector()
+        .getMatchLabels()
         .forEach((k, v) -> assertEquals(v, template.getLabels().get(k), "template label " + k));
     // The operator's informers select on these labels.
     for (String requirement : CacheDaemonSet.SELECTOR.split(",")) {
@@ -205,16 +250,24 @@ class CacheDaemonSetModelTest {
     assertLabel(ds.getMetadata().getName());
     Map<String, String> selector = ds.getSpec().getSelector().getMatchLabels();
     assertFalse(selector.isEmpty());
-    for (Map<String, String> labels : List.of(selector, ds.getMetadata().getLabels(),
-        ds.getSpec().getTemplate().getMetadata().getLabels())) {
-      labels.values().forEach(v -> {
-        assertTrue(v.length() <= 63, () -> "label value longer than 63: " + v);
-        assertTrue(LABEL_VALUE.matcher(v).matches(), () -> "invalid label value: " + v);
-      });
+    for (Map<String, String> labels :
+        List.of(
+            selector,
+            ds.getMetadata().getLabels(),
+            ds.getSpec().getTemplate().getMetadata().getLabels())) {
+      labels
+          .values()
+          .forEach(
+              v -> {
+                assertTrue(v.length() <= 63, () -> "label value longer than 63: " + v);
+                assertTrue(LABEL_VALUE.matcher(v).matches(), () -> "invalid label value: " + v);
+              });
     }
     assertLabel(selector.get(Labels.IMAGE_CACHE));
-    assertEquals(cache.getMetadata().getName(),
-        ds.getSpec().getTemplate().getMetadata().getAnnotations().get(Labels.IMAGE_CACHE_NAME), "the full name");
+    assertEquals(
+        cache.getMetadata().getName(),
+        ds.getSpec().getTemplate().getMetadata().getAnnotations().get(Labels.IMAGE_CACHE_NAME),
+        "the full name");
   }
 
   @Test
@@ -222,36 +275,44 @@ class CacheDaemonSetModelTest {
     DaemonSet a = CacheDaemonSetModel.desired(cache(longName('a'), "ubuntu"), HELPERS);
     DaemonSet b = CacheDaemonSetModel.desired(cache(longName('b'), "ubuntu"), HELPERS);
     assertNotEquals(a.getMetadata().getName(), b.getMetadata().getName());
-    assertNotEquals(a.getSpec().getSelector().getMatchLabels(), b.getSpec().getSelector().getMatchLabels(),
+    assertNotEquals(
+        a.getSpec().getSelector().getMatchLabels(),
+        b.getSpec().getSelector().getMatchLabels(),
         "one cache's selector must not select the other's pods");
   }
 
   @Test
   void containerNamesAreValidAndDistinct() {
-    List<String> images = List.of(
-        "repo:v1",
-        "repo:v2",
-        "repo",
-        "repo@sha256:" + HEX64,
-        "repo@sha256:" + HEX64.replace('0', 'f'),
-        "repo:v1@sha256:" + HEX64,
-        "other/repo:v1",
-        "localhost:5000/a/b:tag",
-        "Registry.Example.COM:443/team/server:1.0",
-        "ghcr.io/org/" + "very-long-repository-name-".repeat(8) + "end:latest",
-        "ghcr.io/org/a__b.c-d:latest",
-        "install-pause");
+    List<String> images =
+        List.of(
+            "repo:v1",
+            "repo:v2",
+            "repo",
+            "repo@sha256:" + HEX64,
+            "repo@sha256:" + HEX64.replace('0', 'f'),
+            "repo:v1@sha256:" + HEX64,
+            "other/repo:v1",
+            "localhost:5000/a/b:tag",
+            "Registry.Example.COM:443/team/server:1.0",
+            "ghcr.io/org/" + "very-long-repository-name-".repeat(8) + "end:latest",
+            "ghcr.io/org/a__b.c-d:latest",
+            "install-pause");
     ImageCache cache = cache("c", images.toArray(String[]::new));
     PodSpec pod = CacheDaemonSetModel.desired(cache, HELPERS).getSpec().getTemplate().getSpec();
     Set<String> names = new HashSet<>();
-    allContainers(pod).forEach(c -> {
-      assertLabel(c.getName());
-      assertTrue(names.add(c.getName()), () -> "duplicate container name " + c.getName());
-    });
+    allContainers(pod)
+        .forEach(
+            c -> {
+              assertLabel(c.getName());
+              assertTrue(names.add(c.getName()), () -> "duplicate container name " + c.getName());
+            });
     assertEquals(images.size() + 1, names.size());
-    assertTrue(CacheDaemonSetModel.containerName("vllm/vllm-openai:v0.11.0").startsWith("vllm-openai-"),
+    assertTrue(
+        CacheDaemonSetModel.containerName("vllm/vllm-openai:v0.11.0").startsWith("vllm-openai-"),
         "readable: named after the repository");
-    assertEquals(CacheDaemonSetModel.containerName("repo:v1"), CacheDaemonSetModel.containerName("repo:v1"),
+    assertEquals(
+        CacheDaemonSetModel.containerName("repo:v1"),
+        CacheDaemonSetModel.containerName("repo:v1"),
         "stable, so that status can find a container again");
   }
 }

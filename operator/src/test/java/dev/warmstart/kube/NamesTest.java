@@ -13,7 +13,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class NamesTest {
-  /** DNS-1123 label: what Kubernetes accepts as a container name, a label value's strictest form, a DaemonSet's pods' prefix. */
+  /**
+   * DNS-1123 label: what Kubernetes accepts as a container name, a label value's strictest form, a
+   * DaemonSet's pods' prefix.
+   */
   private static final Pattern DNS1123_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
 
   /** A 253-character DNS-1123 subdomain, the longest name a namespaced object can have. */
@@ -30,7 +33,8 @@ class NamesTest {
   }
 
   static void assertLabel(String s, int maxLength) {
-    assertTrue(s.length() <= maxLength, () -> "longer than " + maxLength + " (" + s.length() + "): " + s);
+    assertTrue(
+        s.length() <= maxLength, () -> "longer than " + maxLength + " (" + s.length() + "): " + s);
     assertTrue(DNS1123_LABEL.matcher(s).matches(), () -> "not a DNS-1123 label: " + s);
   }
 
@@ -60,7 +64,8 @@ class NamesTest {
 
   @Test
   void namesThatSanitizeAlikeStayDistinct() {
-    // my.cache is a valid object name; sanitized it reads like my-cache, which is also a valid name.
+    // my.cache is a valid object name; sanitized it reads like my-cache, which is also a valid
+    // name.
     String dotted = Names.derived("imagecache-", "my.cache");
     String dashed = Names.derived("imagecache-", "my-cache");
     assertNotEquals(dotted, dashed);
@@ -69,7 +74,18 @@ class NamesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"My.Cache", "a_b", "___", "-leading", "trailing-", "x..y", "UPPER", "über", "a b c"})
+  @ValueSource(
+      strings = {
+        "My.Cache",
+        "a_b",
+        "___",
+        "-leading",
+        "trailing-",
+        "x..y",
+        "UPPER",
+        "über",
+        "a b c"
+      })
   void anyInputGivesValidLabel(String name) {
     assertLabel(Names.derived("imagecache-", name), Names.MAX_LABEL);
     assertLabel(Names.derived("", name, 40), 40);

@@ -14,7 +14,12 @@ import org.junit.jupiter.api.Test;
 
 class ResourceMemoryTest {
   static ConfigMap resource(String namespace, String name, String uid) {
-    return new ConfigMapBuilder().withNewMetadata().withNamespace(namespace).withName(name).withUid(uid).endMetadata()
+    return new ConfigMapBuilder()
+        .withNewMetadata()
+        .withNamespace(namespace)
+        .withName(name)
+        .withUid(uid)
+        .endMetadata()
         .build();
   }
 
@@ -24,8 +29,10 @@ class ResourceMemoryTest {
     List<String> a = memory.of(resource("ml", "a", "1"));
     a.add("seen");
     assertSame(a, memory.of(resource("ml", "a", "1")), "the same resource finds its state again");
-    assertNotSame(a, memory.of(resource("other", "a", "1")), "a namespace apart is another resource");
-    assertEquals(List.of(), memory.of(resource("ml", "a", "2")), "deleted and created again: a fresh start");
+    assertNotSame(
+        a, memory.of(resource("other", "a", "1")), "a namespace apart is another resource");
+    assertEquals(
+        List.of(), memory.of(resource("ml", "a", "2")), "deleted and created again: a fresh start");
     assertEquals(2, memory.size());
   }
 

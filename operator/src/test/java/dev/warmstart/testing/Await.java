@@ -25,6 +25,7 @@ public final class Await {
         throw new AssertionError(e);
       }
     }
-    throw new AssertionError("condition not met within " + TIMEOUT_SECONDS + "s; last seen: " + last);
+    throw new AssertionError(
+        "condition not met within " + TIMEOUT_SECONDS + "s; last seen: " + last);
   }
 }

@@ -19,20 +19,22 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * One directory of golden files: the inputs of a desired-state builder and the objects it must build,
- * as YAML. A test reads the inputs, hands each built object to {@link #expect}, then calls
- * {@link #assertAllFilesUsed()}: a file that the test did not read is a stale expectation and fails it,
- * and so does a missing expected output.
+ * One directory of golden files: the inputs of a desired-state builder and the objects it must
+ * build, as YAML. A test reads the inputs, hands each built object to {@link #expect}, then calls
+ * {@link #assertAllFilesUsed()}: a file that the test did not read is a stale expectation and fails
+ * it, and so does a missing expected output.
  *
- * <p>With {@code -Dgolden.update=true} (off by default) {@link #expect} writes what was built instead of
- * comparing, and files that are no longer used are deleted: review the diff before committing it.
+ * <p>With {@code -Dgolden.update=true} (off by default) {@link #expect} writes what was built
+ * instead of comparing, and files that are no longer used are deleted: review the diff before
+ * committing it.
  *
- * <p>The files are read from {@code src/test/resources} rather than the class path, so that a file deleted
- * there cannot linger in {@code target/} and be read.
+ * <p>The files are read from {@code src/test/resources} rather than the class path, so that a file
+ * deleted there cannot linger in {@code target/} and be read.
  */
 public final class GoldenScenario {
   /** Set to true to write the expected files from what the builders produce now. */
   public static final boolean UPDATE = Boolean.getBoolean("golden.update");
+
   private static final Path RESOURCES = Path.of("src", "test", "resources");
   private static final String README = "README.md";
 
@@ -45,14 +47,21 @@ public final class GoldenScenario {
     this.dir = dir;
   }
 
-  /** The scenarios under {@code src/test/resources/<root>}, one per directory; a README there is allowed. */
+  /**
+   * The scenarios under {@code src/test/resources/<root>}, one per directory; a README there is
+   * allowed.
+   */
   public static Stream<GoldenScenario> under(String root) {
     Path base = RESOURCES.resolve(root);
-    assertTrue(Files.isDirectory(base), () -> base.toAbsolutePath() + " is missing (are the tests run from the module?)");
+    assertTrue(
+        Files.isDirectory(base),
+        () -> base.toAbsolutePath() + " is missing (are the tests run from the module?)");
     try (Stream<Path> entries = Files.list(base)) {
       List<Path> all = entries.sorted().toList();
-      List<Path> strays = all.stream()
-          .filter(p -> !Files.isDirectory(p) && !p.getFileName().toString().equals(README)).toList();
+      List<Path> strays =
+          all.stream()
+              .filter(p -> !Files.isDirectory(p) && !p.getFileName().toString().equals(README))
+              .toList();
       assertEquals(List.of(), strays, "files outside any scenario directory under " + base);
       return all.stream().filter(Files::isDirectory).map(GoldenScenario::new).toList().stream();
     } catch (IOException e) {
@@ -66,7 +75,8 @@ public final class GoldenScenario {
 
   /** The input {@code file}, which must be there. */
   public <T> T input(String file, Class<T> type) {
-    return optionalInput(file, type).orElseThrow(() -> new AssertionError(name + ": missing input " + file));
+    return optionalInput(file, type)
+        .orElseThrow(() -> new AssertionError(name + ": missing input " + file));
   }
 
   /** The input {@code file}, if the scenario has one. */
@@ -82,8 +92,9 @@ public final class GoldenScenario {
   }
 
   /**
-   * Compares {@code actual} with the expected {@code file} after parsing both as {@code type}, so that
-   * key order, quoting, number formats and comments do not matter; or, when updating, writes it.
+   * Compares {@code actual} with the expected {@code file} after parsing both as {@code type}, so
+   * that key order, quoting, number formats and comments do not matter; or, when updating, writes
+   * it.
    *
    * @param what how the object is built, for the header of a written file
    */
@@ -92,41 +103,74 @@ public final class GoldenScenario {
     Path path = dir.resolve(file);
     String actualYaml = Serialization.asYaml(actual);
     if (UPDATE) {
-      write(path, "# " + what + ", for the scenario " + name + ".\n"
-          + "# Written by -Dgolden.update=true; compared after parsing, so formatting and key order do not matter.\n"
-          + actualYaml);
+      write(
+          path,
+          "# "
+              + what
+              + ", for the scenario "
+              + name
+              + ".\n"
+              + "# Written by -Dgolden.update=true; compared after parsing, so formatting and key order do not matter.\n"
+              + actualYaml);
       return;
     }
     if (!Files.exists(path)) {
-      fail(name + ": missing expected output " + file + " (" + what + "); if the scenario should build it, "
-          + "run the test with -Dgolden.update=true and review the new file, or add it as:\n" + actualYaml);
+      fail(
+          name
+              + ": missing expected output "
+              + file
+              + " ("
+              + what
+              + "); if the scenario should build it, "
+              + "run the test with -Dgolden.update=true and review the new file, or add it as:\n"
+              + actualYaml);
     }
     T expected = Serialization.unmarshal(read(path), type);
     assertNotNull(expected, () -> path + " is empty");
-    assertEquals(tree(expected), tree(actual), () -> name + ": " + what + " differs from " + path
-        + "; if the change is intended, run the test with -Dgolden.update=true and review the diff, or replace the "
-        + "file with:\n" + actualYaml);
+    assertEquals(
+        tree(expected),
+        tree(actual),
+        () ->
+            name
+                + ": "
+                + what
+                + " differs from "
+                + path
+                + "; if the change is intended, run the test with -Dgolden.update=true and review the diff, or replace the "
+                + "file with:\n"
+                + actualYaml);
   }
 
-  /** Fails on any file in the scenario that the test did not read or compare; when updating, deletes them. */
+  /**
+   * Fails on any file in the scenario that the test did not read or compare; when updating, deletes
+   * them.
+   */
   public void assertAllFilesUsed() {
     try (Stream<Path> entries = Files.list(dir)) {
-      List<Path> unused = entries.filter(p -> !used.contains(p.getFileName().toString())).sorted().toList();
+      List<Path> unused =
+          entries.filter(p -> !used.contains(p.getFileName().toString())).sorted().toList();
       if (UPDATE) {
         for (Path p : unused) {
           Files.delete(p);
         }
         return;
       }
-      assertEquals(List.of(), unused.stream().map(p -> p.getFileName().toString()).toList(),
-          () -> name + ": files no expectation of this scenario uses (stale, or misnamed); delete them or run with "
-              + "-Dgolden.update=true");
+      assertEquals(
+          List.of(),
+          unused.stream().map(p -> p.getFileName().toString()).toList(),
+          () ->
+              name
+                  + ": files no expectation of this scenario uses (stale, or misnamed); delete them or run with "
+                  + "-Dgolden.update=true");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  /** As a tree of maps and lists: what a golden file says, whatever its key order (not every spec class has equals). */
+  /**
+   * As a tree of maps and lists: what a golden file says, whatever its key order (not every spec
+   * class has equals).
+   */
   private static Object tree(Object resource) {
     return Serialization.unmarshal(Serialization.asYaml(resource), Map.class);
   }

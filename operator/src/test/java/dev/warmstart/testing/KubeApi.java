@@ -28,11 +28,13 @@ public final class KubeApi {
 
   public static synchronized KubernetesClient client() {
     if (server == null) {
-      server = new KubeAPIServer(KubeAPIServerConfigBuilder.anAPIServerConfig()
-          .withOfflineMode(true)
-          .withApiServerVersion(System.getProperty("kube.version", "1.34.4"))
-          .withUpdateKubeConfig(false)
-          .build());
+      server =
+          new KubeAPIServer(
+              KubeAPIServerConfigBuilder.anAPIServerConfig()
+                  .withOfflineMode(true)
+                  .withApiServerVersion(System.getProperty("kube.version", "1.34.4"))
+                  .withUpdateKubeConfig(false)
+                  .build());
       server.start();
       kubeconfig = server.getKubeConfigYaml();
       Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
@@ -41,11 +43,20 @@ public final class KubeApi {
           c.resource(load(c, crd, CustomResourceDefinition.class)).serverSideApply();
         }
         for (Path crd : crdFiles()) {
-          c.apiextensions().v1().customResourceDefinitions()
+          c.apiextensions()
+              .v1()
+              .customResourceDefinitions()
               .withName(load(c, crd, CustomResourceDefinition.class).getMetadata().getName())
-              .waitUntilCondition(d -> d.getStatus() != null && d.getStatus().getConditions().stream()
-                  .anyMatch(cond -> "Established".equals(cond.getType()) && "True".equals(cond.getStatus())),
-                  30, java.util.concurrent.TimeUnit.SECONDS);
+              .waitUntilCondition(
+                  d ->
+                      d.getStatus() != null
+                          && d.getStatus().getConditions().stream()
+                              .anyMatch(
+                                  cond ->
+                                      "Established".equals(cond.getType())
+                                          && "True".equals(cond.getStatus())),
+                  30,
+                  java.util.concurrent.TimeUnit.SECONDS);
         }
       }
     }
@@ -64,7 +75,9 @@ public final class KubeApi {
   /** A fresh namespace, so tests never see each other's objects. */
   public static String newNamespace(KubernetesClient client, String prefix) {
     String name = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
-    client.resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+    client
+        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
+        .create();
     return name;
   }
 

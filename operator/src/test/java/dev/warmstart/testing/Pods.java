@@ -6,7 +6,10 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpecBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 
-/** Pods as a workload controller and the scheduler would make them, for API servers where neither runs. */
+/**
+ * Pods as a workload controller and the scheduler would make them, for API servers where neither
+ * runs.
+ */
 public final class Pods {
   private Pods() {}
 
@@ -14,10 +17,10 @@ public final class Pods {
   public static Pod fromTemplate(HasMetadata owner, PodTemplateSpec template, String node) {
     return new PodBuilder()
         .withNewMetadata()
-          .withGenerateName(owner.getMetadata().getName() + "-")
-          .withNamespace(owner.getMetadata().getNamespace())
-          .withLabels(template.getMetadata().getLabels())
-          .withAnnotations(template.getMetadata().getAnnotations())
+        .withGenerateName(owner.getMetadata().getName() + "-")
+        .withNamespace(owner.getMetadata().getNamespace())
+        .withLabels(template.getMetadata().getLabels())
+        .withAnnotations(template.getMetadata().getAnnotations())
         .endMetadata()
         .withSpec(new PodSpecBuilder(template.getSpec()).withNodeName(node).build())
         .build();

@@ -44,33 +44,77 @@ public class Condition {
     this.message = message;
   }
 
-  public String getType() { return type; }
-  public void setType(String type) { this.type = type; }
-  public String getStatus() { return status; }
-  public void setStatus(String status) { this.status = status; }
-  public String getReason() { return reason; }
-  public void setReason(String reason) { this.reason = reason; }
-  public String getMessage() { return message; }
-  public void setMessage(String message) { this.message = message; }
-  public String getLastTransitionTime() { return lastTransitionTime; }
-  public void setLastTransitionTime(String lastTransitionTime) { this.lastTransitionTime = lastTransitionTime; }
-  public Long getObservedGeneration() { return observedGeneration; }
-  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
+  public String getType() {
+    return type;
+  }
+
+  public void setType(String type) {
+    this.type = type;
+  }
+
+  public String getStatus() {
+    return status;
+  }
+
+  public void setStatus(String status) {
+    this.status = status;
+  }
+
+  public String getReason() {
+    return reason;
+  }
+
+  public void setReason(String reason) {
+    this.reason = reason;
+  }
+
+  public String getMessage() {
+    return message;
+  }
+
+  public void setMessage(String message) {
+    this.message = message;
+  }
+
+  public String getLastTransitionTime() {
+    return lastTransitionTime;
+  }
+
+  public void setLastTransitionTime(String lastTransitionTime) {
+    this.lastTransitionTime = lastTransitionTime;
+  }
+
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
 
   @JsonIgnore
-  public boolean isTrue() { return TRUE.equals(status); }
+  public boolean isTrue() {
+    return TRUE.equals(status);
+  }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Condition c && Objects.equals(type, c.type) && Objects.equals(status, c.status)
-        && Objects.equals(reason, c.reason) && Objects.equals(message, c.message)
+    return o instanceof Condition c
+        && Objects.equals(type, c.type)
+        && Objects.equals(status, c.status)
+        && Objects.equals(reason, c.reason)
+        && Objects.equals(message, c.message)
         && Objects.equals(lastTransitionTime, c.lastTransitionTime)
         && Objects.equals(observedGeneration, c.observedGeneration);
   }
 
   @Override
-  public int hashCode() { return Objects.hash(type, status, reason, message, lastTransitionTime, observedGeneration); }
+  public int hashCode() {
+    return Objects.hash(type, status, reason, message, lastTransitionTime, observedGeneration);
+  }
 
   @Override
-  public String toString() { return type + "=" + status + " (" + reason + "): " + message; }
+  public String toString() {
+    return type + "=" + status + " (" + reason + "): " + message;
+  }
 }

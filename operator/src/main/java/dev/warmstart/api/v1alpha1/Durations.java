@@ -6,25 +6,29 @@ import java.util.regex.Matcher;
 /** Go-style durations (10m, 2s, 1h30m, 500ms) as used in the API. */
 public final class Durations {
   public static final String PATTERN = "^([0-9]+(ms|s|m|h))+$";
-  private static final java.util.regex.Pattern PART = java.util.regex.Pattern.compile("([0-9]+)(ms|s|m|h)");
+  private static final java.util.regex.Pattern PART =
+      java.util.regex.Pattern.compile("([0-9]+)(ms|s|m|h)");
 
   private Durations() {}
 
   public static Duration parse(String text) {
     if (text == null || !text.matches(PATTERN)) {
-      throw new IllegalArgumentException("not a duration: '" + text + "' (expected for example 10m, 2s, 1h30m)");
+      throw new IllegalArgumentException(
+          "not a duration: '" + text + "' (expected for example 10m, 2s, 1h30m)");
     }
     try {
       Duration total = Duration.ZERO;
       Matcher m = PART.matcher(text);
       while (m.find()) {
         long n = Long.parseLong(m.group(1));
-        total = total.plus(switch (m.group(2)) {
-          case "ms" -> Duration.ofMillis(n);
-          case "s" -> Duration.ofSeconds(n);
-          case "m" -> Duration.ofMinutes(n);
-          default -> Duration.ofHours(n);
-        });
+        total =
+            total.plus(
+                switch (m.group(2)) {
+                  case "ms" -> Duration.ofMillis(n);
+                  case "s" -> Duration.ofSeconds(n);
+                  case "m" -> Duration.ofMinutes(n);
+                  default -> Duration.ofHours(n);
+                });
       }
       return total;
     } catch (ArithmeticException | NumberFormatException e) {

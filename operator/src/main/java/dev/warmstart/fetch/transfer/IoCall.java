@@ -2,8 +2,10 @@ package dev.warmstart.fetch.transfer;
 
 import java.io.IOException;
 
-/** A network or disk call that may fail with an {@link IOException}: what {@link Retries} repeats. */
+/**
+ * A network or disk call that may fail with an {@link IOException}: what {@link Retries} repeats.
+ */
 @FunctionalInterface
 interface IoCall<T> {
-    T call() throws IOException;
+  T call() throws IOException;
 }
