@@ -142,6 +142,8 @@ smoke() { # workdir
   for e in $(tr -d '[]"' <<<"$ENTRYPOINT" | tr ',' ' '); do entry+=("$e"); done
   local start pid jvm port code i
   start=$(date +%s%N)
+  # The log exists before the server does: the loop below may read it before the background job has opened it.
+  : >"$w/smoke.log"
   # unshare itself in the background (not a function: that would be a subshell), so that $! is its pid.
   unshare --mount --pid --fork --mount-proc="$root/proc" chroot --userspec=65532:65532 "$root" "${entry[@]}" \
     --host 127.0.0.1 --port 0 --token-delay-ms 1 /tmp/model >"$w/smoke.log" 2>&1 &
