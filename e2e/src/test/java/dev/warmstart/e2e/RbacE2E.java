@@ -252,8 +252,11 @@ class RbacE2E {
   private static void exerciseWarmPool(String ns) {
     Cluster.applyYaml(admin, warmEndpoint(ns, 1, true), "e2e");
     String node =
+        // The first replica may take the first warm node (placement depends on timing) and the
+        // placeholder move on: wait until both have settled, the replica Ready and a node warm, in
+        // one status, so that the node cordoned below is the placeholder's and not the replica's.
         Cluster.await(
-                "a node warm",
+                "the replica ready and a node warm",
                 () ->
                     admin
                         .resources(InferenceEndpoint.class)
@@ -262,6 +265,7 @@ class RbacE2E {
                         .get(),
                 e ->
                     e.getStatus() != null
+                        && Integer.valueOf(1).equals(e.getStatus().getReadyReplicas())
                         && e.getStatus().getWarmPool() != null
                         && e.getStatus().getWarmPool().getReady() == 1)
             .getStatus()
