@@ -8,7 +8,6 @@ import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.testing.GoldenScenario;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -32,11 +31,7 @@ class EndpointGoldenTest {
   @MethodSource("scenarios")
   void desiredObjectsMatchTheScenario(GoldenScenario scenario) {
     InferenceEndpoint ie = scenario.input("endpoint.yaml", InferenceEndpoint.class);
-    HelperSettings helpers =
-        scenario
-            .optionalInput("operator.yaml", Map.class)
-            .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
-            .orElse(HELPERS);
+    HelperSettings helpers = scenario.helperSettings(HELPERS);
     scenario.expect(
         "deployment.yaml",
         EndpointModel.deployment(ie, helpers),

@@ -65,6 +65,24 @@ class WarmPlacementTest {
   }
 
   /** A new serving pod, still behind the warm-placement gate. */
+  /**
+   * A pod released towards warm node {@code node} that the scheduler found no room for at T0 + 10
+   * s.
+   */
+  static Pod sentToWarmNodeButUnschedulable(InferenceEndpoint ie, String name, String node) {
+    return podOf(ie, name, null, 0)
+        .editSpec()
+        .withSchedulingGates(List.of())
+        .endSpec()
+        .editMetadata()
+        .addToAnnotations(Labels.WARM_NODE, node)
+        .endMetadata()
+        .withNewStatus()
+        .addToConditions(condition("PodScheduled", "False", "Unschedulable", "0/3 nodes", 10))
+        .endStatus()
+        .build();
+  }
+
   static Pod gated(InferenceEndpoint ie, String name, long created) {
     return podOf(ie, name, null, created).build();
   }
@@ -240,18 +258,7 @@ class WarmPlacementTest {
   @Test
   void aPodThatCannotReachItsWarmNodeIsStuckOnlyAfterAMinuteWithoutPreemption() {
     InferenceEndpoint ie = withWarmPool(1);
-    Pod waiting =
-        podOf(ie, "new", null, 0)
-            .editSpec()
-            .withSchedulingGates(List.of())
-            .endSpec()
-            .editMetadata()
-            .addToAnnotations(Labels.WARM_NODE, "gpu-a")
-            .endMetadata()
-            .withNewStatus()
-            .addToConditions(condition("PodScheduled", "False", "Unschedulable", "0/3 nodes", 10))
-            .endStatus()
-            .build();
+    Pod waiting = sentToWarmNodeButUnschedulable(ie, "new", "gpu-a");
     Pod preempting =
         new PodBuilder(waiting)
             .editMetadata()

@@ -1,7 +1,5 @@
 package dev.warmstart.endpoint;
 
-import static dev.warmstart.endpoint.ServingPods.condition;
-import static dev.warmstart.endpoint.ServingPods.podOf;
 import static dev.warmstart.endpoint.WarmPlacementTest.gated;
 import static dev.warmstart.endpoint.WarmPlacementTest.placeholder;
 import static dev.warmstart.endpoint.WarmPlacementTest.withWarmPool;
@@ -10,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.warmstart.api.v1alpha1.InferenceEndpoint;
 import dev.warmstart.events.EventRecorder;
-import dev.warmstart.kube.Labels;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -85,18 +82,7 @@ class WarmPlacerTest {
             clock,
             WarmPlacement.STUCK_AFTER);
     List<Pod> placeholders = List.of(placeholder(ie, "p", "gpu-a", true));
-    Pod stuck =
-        podOf(ie, "old", null, 0)
-            .editSpec()
-            .withSchedulingGates(List.of())
-            .endSpec()
-            .editMetadata()
-            .addToAnnotations(Labels.WARM_NODE, "gpu-a")
-            .endMetadata()
-            .withNewStatus()
-            .addToConditions(condition("PodScheduled", "False", "Unschedulable", "0/3 nodes", 10))
-            .endStatus()
-            .build();
+    Pod stuck = WarmPlacementTest.sentToWarmNodeButUnschedulable(ie, "old", "gpu-a");
     Pod first = gated(ie, "new", 20);
     server.expect().delete().withPath(path(stuck)).andReturn(200, stuck).once();
     server.expect().patch().withPath(path(first)).andReturn(200, first).once();

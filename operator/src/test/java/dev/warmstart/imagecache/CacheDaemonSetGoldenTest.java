@@ -6,7 +6,6 @@ import dev.warmstart.api.v1alpha1.ImageCache;
 import dev.warmstart.kube.HelperSettings;
 import dev.warmstart.testing.GoldenScenario;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,11 +28,7 @@ class CacheDaemonSetGoldenTest {
   @MethodSource("scenarios")
   void daemonSetMatchesTheScenario(GoldenScenario scenario) {
     ImageCache cache = scenario.input("imagecache.yaml", ImageCache.class);
-    HelperSettings helpers =
-        scenario
-            .optionalInput("operator.yaml", Map.class)
-            .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
-            .orElse(HELPERS);
+    HelperSettings helpers = scenario.helperSettings(HELPERS);
     scenario.expect(
         "daemonset.yaml",
         CacheDaemonSetModel.desired(cache, helpers),

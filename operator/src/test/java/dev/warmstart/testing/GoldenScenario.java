@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.warmstart.kube.HelperSettings;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -89,6 +90,16 @@ public final class GoldenScenario {
     T value = Serialization.unmarshal(read(path), type);
     assertNotNull(value, () -> path + " is empty");
     return Optional.of(value);
+  }
+
+  /**
+   * The operator's helper settings from {@code operator.yaml} ({@code image}, {@code gateUrl}), or
+   * {@code otherwise} when the scenario has none.
+   */
+  public HelperSettings helperSettings(HelperSettings otherwise) {
+    return optionalInput("operator.yaml", Map.class)
+        .map(m -> new HelperSettings((String) m.get("image"), (String) m.get("gateUrl")))
+        .orElse(otherwise);
   }
 
   /**
