@@ -299,7 +299,7 @@ cmd_up() {
     for ((i = 0; i < real; i++)); do names+=("$REAL_PREFIX$i"); done
     log "ensuring real GPU nodes ${names[*]}"
     for i in "${names[@]}"; do join_real_node "$i"; done
-    for i in "${names[@]}"; do forget_moved_tags "$i"; done
+    forget_moved_tags "${names[@]}"
   fi
   tenths=$(((${EPOCHREALTIME//[!0-9]/} - start) / 100000))
   log "cluster $CLUSTER ready in $((tenths / 10)).$((tenths % 10))s; kubeconfig: $KUBECONFIG_FILE"

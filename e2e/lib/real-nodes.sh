@@ -268,18 +268,20 @@ ensure_images() {
 # A tag pushed again with new content (image/*.sh after a source change) stays on the nodes that pulled
 # it before, and the kubelet (IfNotPresent) would go on running the old content: such a node's containerd
 # forgets the tag, so that the next pod pulls what the registry serves now.
-forget_moved_tags() { # node
-  local sock ref want have
-  sock=$(node_dir "$1")/containerd.sock
-  [[ -S $sock ]] || return 0
+forget_moved_tags() { # node...
+  local n sock ref want have
   for ref in "$PAUSE_IMAGE" "$HELPER_IMAGE" "$SERVER_IMAGE"; do
-    have=$(ctr --address "$sock" -n k8s.io images ls "name==$ref" 2>/dev/null | awk 'NR > 1 {print $3}')
-    [[ -n $have ]] || continue
     want=$(registry_digest "$ref")
-    if [[ -n $want && $have != "$want" ]]; then
-      log "$1 holds $ref as $have, the registry serves $want: forgetting the tag there"
-      ctr --address "$sock" -n k8s.io images rm "$ref" >/dev/null 2>&1 || true
-    fi
+    [[ -n $want ]] || continue
+    for n in "$@"; do
+      sock=$(node_dir "$n")/containerd.sock
+      [[ -S $sock ]] || continue
+      have=$(ctr --address "$sock" -n k8s.io images ls "name==$ref" 2>/dev/null | awk 'NR > 1 {print $3}')
+      if [[ -n $have && $have != "$want" ]]; then
+        log "$n holds $ref as $have, the registry serves $want: forgetting the tag there"
+        ctr --address "$sock" -n k8s.io images rm "$ref" >/dev/null 2>&1 || true
+      fi
+    done
   done
 }
 
